@@ -1,0 +1,233 @@
+//! The C ABI. This is the only module with `extern "C"`, raw pointers and status codes; it
+//! converts C arguments into the core API and errors into `nvs_status` + a message.
+//!
+//! Every exported function runs inside [`boundary`], so no panic unwinds into C: a panic
+//! becomes `NVS_STATUS_INTERNAL` with a message.
+
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{Error, ErrorKind};
+
+mod store;
+mod persist;
+
+pub use persist::*;
+pub use store::*;
+
+/// The result of every fallible call. `NVS_STATUS_OK` is 0; on any other status
+/// `nvs_last_error_message()` explains it, and the call changed nothing.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nvs_status {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullArgument = 1,
+    /// An argument is out of its domain (top_k of 0, duplicate within_rows, bad flags, ...).
+    InvalidArgument = 2,
+    /// A vector, query or archive has the wrong number of dimensions for the store.
+    DimensionMismatch = 3,
+    /// A vector, query or threshold holds NaN or an infinity.
+    NonFinite = 4,
+    /// A vector that must be normalized (or a stored row for raw cosine) has zero norm.
+    ZeroNorm = 5,
+    /// A row index or row range lies outside the store.
+    OutOfRange = 6,
+    /// `nvs_store_get` was given an index past the last row.
+    NotFound = 7,
+    /// A caller buffer is too small; the size needed is written where the call says.
+    BufferTooSmall = 8,
+    /// The operating system refused a file operation.
+    Io = 9,
+    /// An archive is malformed, truncated, of another format version or otherwise invalid.
+    Format = 10,
+    /// Save or reload without a path on a store that is not bound to one.
+    NoBoundPath = 11,
+    /// Memory could not be allocated.
+    OutOfMemory = 12,
+    /// A bug in the library (for example a caught panic). Please report it.
+    Internal = 13,
+}
+
+impl From<ErrorKind> for nvs_status {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NullArgument => nvs_status::NullArgument,
+            ErrorKind::InvalidArgument => nvs_status::InvalidArgument,
+            ErrorKind::DimensionMismatch => nvs_status::DimensionMismatch,
+            ErrorKind::NonFinite => nvs_status::NonFinite,
+            ErrorKind::ZeroNorm => nvs_status::ZeroNorm,
+            ErrorKind::OutOfRange => nvs_status::OutOfRange,
+            ErrorKind::NotFound => nvs_status::NotFound,
+            ErrorKind::BufferTooSmall => nvs_status::BufferTooSmall,
+            ErrorKind::Io => nvs_status::Io,
+            ErrorKind::Format => nvs_status::Format,
+            ErrorKind::NoBoundPath => nvs_status::NoBoundPath,
+            ErrorKind::OutOfMemory => nvs_status::OutOfMemory,
+            ErrorKind::Internal => nvs_status::Internal,
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// Run an exported function body: errors become a status plus the thread's last message,
+/// panics become `NVS_STATUS_INTERNAL`.
+pub(crate) fn boundary(f: impl FnOnce() -> Result<(), Error>) -> nvs_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => nvs_status::Ok,
+        Ok(Err(e)) => {
+            set_last_error(&e.message);
+            e.kind.into()
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            set_last_error(&format!("internal error (please report): {what}"));
+            nvs_status::Internal
+        }
+    }
+}
+
+/// Like [`boundary`] for functions that return a plain value: a panic yields `fallback`.
+pub(crate) fn boundary_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+fn null(name: &str) -> Error {
+    Error::new(ErrorKind::NullArgument, format!("{name} must not be NULL"))
+}
+
+/// Borrow `len` elements at `ptr`. NULL is allowed only for an empty slice; misaligned or
+/// oversized spans are rejected instead of becoming undefined behaviour.
+///
+/// # Safety
+/// When non-NULL, `ptr` must point to `len` readable, initialized elements.
+pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T], Error> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    check_span(ptr, len, name)?;
+    // SAFETY: non-NULL, aligned, size fits isize (checked above); validity is the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Mutable counterpart of [`slice`].
+///
+/// # Safety
+/// When non-NULL, `ptr` must point to `len` writable elements not aliased elsewhere.
+pub(crate) unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize, name: &str) -> Result<&'a mut [T], Error> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    check_span(ptr, len, name)?;
+    // SAFETY: as in `slice`, and the caller guarantees exclusive access.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}
+
+fn check_span<T>(ptr: *const T, len: usize, name: &str) -> Result<(), Error> {
+    if ptr.is_null() {
+        return Err(null(name));
+    }
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
+        return Err(Error::new(ErrorKind::InvalidArgument, format!("{name} is not aligned for its element type")));
+    }
+    if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Error::new(ErrorKind::InvalidArgument, format!("{name} length {len} is too large")));
+    }
+    Ok(())
+}
+
+/// Write `value` through an out-pointer that must not be NULL.
+///
+/// # Safety
+/// When non-NULL, `out` must be valid for writes.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: non-NULL; validity is the caller's contract.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+/// Read a NUL-terminated UTF-8 path.
+///
+/// # Safety
+/// When non-NULL, `ptr` must point to a NUL-terminated string.
+pub(crate) unsafe fn c_path<'a>(ptr: *const c_char, name: &str) -> Result<&'a std::path::Path, Error> {
+    if ptr.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let s = unsafe { CStr::from_ptr(ptr) };
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(s.to_bytes())))
+    }
+    #[cfg(not(unix))]
+    {
+        s.to_str()
+            .map(std::path::Path::new)
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("{name} is not valid UTF-8")))
+    }
+}
+
+static VERSION_C: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+    Ok(s) => s,
+    Err(_) => panic!("version string"),
+};
+
+/// The library version as "MAJOR.MINOR.PATCH" (equal to `NVS_VERSION`). Static storage.
+#[no_mangle]
+pub extern "C" fn nvs_version() -> *const c_char {
+    VERSION_C.as_ptr()
+}
+
+/// The name of an `nvs_status` value without prefix without prefix, e.g. "OK", "NULL_ARGUMENT". Static storage;
+/// an unknown value gives "UNKNOWN".
+#[no_mangle]
+pub extern "C" fn nvs_status_name(status: u32) -> *const c_char {
+    // Takes the integer, not the enum: a C caller may pass any value.
+    let name: &'static CStr = match status {
+        0 => c"OK",
+        1 => c"NULL_ARGUMENT",
+        2 => c"INVALID_ARGUMENT",
+        3 => c"DIMENSION_MISMATCH",
+        4 => c"NON_FINITE",
+        5 => c"ZERO_NORM",
+        6 => c"OUT_OF_RANGE",
+        7 => c"NOT_FOUND",
+        8 => c"BUFFER_TOO_SMALL",
+        9 => c"IO",
+        10 => c"FORMAT",
+        11 => c"NO_BOUND_PATH",
+        12 => c"OUT_OF_MEMORY",
+        13 => c"INTERNAL",
+        _ => c"UNKNOWN",
+    };
+    name.as_ptr()
+}
+
+/// A readable message for the most recent failed call on this thread ("" if none failed yet).
+/// Successful calls leave it unchanged. The pointer stays valid until the next failed call on
+/// this thread; copy the text if you need it longer.
+#[no_mangle]
+pub extern "C" fn nvs_last_error_message() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}

@@ -1,0 +1,194 @@
+//! C entry points for archives: open, save, reload and the bound path.
+
+use std::ffi::c_char;
+
+use super::{boundary, c_path, slice, slice_mut, write_out, nvs_status};
+use super::store::nvs_store;
+use crate::error::{Error, ErrorKind};
+use crate::npz::{ReadOptions, WriteOptions};
+use crate::store::VectorStore;
+
+/// Open flag: when an archive's metadata is not a list of integers in the uint64 range (for
+/// example a numpy-vector-store archive with dict payloads), use row indexes as ids instead of
+/// failing with `FORMAT`.
+pub const NVS_OPEN_ROW_INDEX_METADATA: u32 = 1;
+/// Save flag: store the archive members uncompressed (larger file, several times faster load).
+pub const NVS_SAVE_UNCOMPRESSED: u32 = 1;
+/// Save flag: write metadata as a pickled object array of Python ints, the layout that
+/// numpy-vector-store 0.7.0's `VectorStore.open` reads (numpy.load then needs allow_pickle).
+pub const NVS_SAVE_PICKLED_METADATA: u32 = 2;
+
+fn read_options(flags: u32) -> Result<ReadOptions, Error> {
+    if flags & !NVS_OPEN_ROW_INDEX_METADATA != 0 {
+        return Err(Error::new(ErrorKind::InvalidArgument, format!("unknown open flags {flags:#x}")));
+    }
+    Ok(ReadOptions { row_index_metadata: flags & NVS_OPEN_ROW_INDEX_METADATA != 0 })
+}
+
+fn write_options(flags: u32) -> Result<WriteOptions, Error> {
+    if flags & !(NVS_SAVE_UNCOMPRESSED | NVS_SAVE_PICKLED_METADATA) != 0 {
+        return Err(Error::new(ErrorKind::InvalidArgument, format!("unknown save flags {flags:#x}")));
+    }
+    Ok(WriteOptions {
+        uncompressed: flags & NVS_SAVE_UNCOMPRESSED != 0,
+        pickled_metadata: flags & NVS_SAVE_PICKLED_METADATA != 0,
+    })
+}
+
+fn hand_out(store: VectorStore, out: *mut *mut nvs_store) -> Result<(), Error> {
+    let handle = Box::into_raw(Box::new(nvs_store { inner: store }));
+    // SAFETY: `out` was checked non-NULL by the caller of this helper.
+    unsafe { write_out(out, handle, "out") }
+}
+
+/// Open a format-version-1 `.npz` archive (`path` is NUL-terminated; `.npz` is appended when
+/// missing) into a new store with the archive's dimensions and normalize setting, bound to the
+/// absolute path. Same as `nvs_store_open_with_flags(path, 0, out)`.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_open(path: *const c_char, out: *mut *mut nvs_store) -> nvs_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { nvs_store_open_with_flags(path, 0, out) }
+}
+
+/// `nvs_store_open` with `NVS_OPEN_*` flags. Archives are fully validated before the store is
+/// created; a malformed, truncated or hostile file gives `FORMAT` (or `IO`), never a crash.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_open_with_flags(
+    path: *const c_char,
+    flags: u32,
+    out: *mut *mut nvs_store,
+) -> nvs_status {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "out must not be NULL"));
+        }
+        // SAFETY: NUL-terminated path by contract; NULL checked.
+        let path = unsafe { c_path(path, "path") }?;
+        let store = VectorStore::open(path, read_options(flags)?)?;
+        hand_out(store, out)
+    })
+}
+
+/// Open an archive held in memory (`len` bytes at `bytes`, read during the call only) with
+/// `NVS_OPEN_*` flags. The new store is not bound to a path.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_open_bytes(
+    bytes: *const u8,
+    len: usize,
+    flags: u32,
+    out: *mut *mut nvs_store,
+) -> nvs_status {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "out must not be NULL"));
+        }
+        // SAFETY: `len` readable bytes by contract; NULL checked.
+        let bytes = unsafe { slice(bytes, len, "bytes") }?;
+        let store = VectorStore::open_bytes(bytes, read_options(flags)?)?;
+        hand_out(store, out)
+    })
+}
+
+/// Save the store as a compressed archive. With a `path`, save there ("Save As") and bind the
+/// store to it once the write succeeded; with NULL, save to the bound path (`NO_BOUND_PATH`
+/// when there is none). The file is written to a temporary file in the same folder, synced and
+/// renamed over the destination, so a failure leaves any previous file and binding intact.
+/// Same as `nvs_store_save_with_flags(store, path, 0)`.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_save(store: *const nvs_store, path: *const c_char) -> nvs_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { nvs_store_save_with_flags(store, path, 0) }
+}
+
+/// `nvs_store_save` with `NVS_SAVE_*` flags.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_save_with_flags(
+    store: *const nvs_store,
+    path: *const c_char,
+    flags: u32,
+) -> nvs_status {
+    boundary(|| {
+        // SAFETY: NULL or a live handle.
+        let store = unsafe { store.as_ref() }
+            .map(|s| &s.inner)
+            .ok_or_else(|| Error::new(ErrorKind::NullArgument, "store must not be NULL"))?;
+        let options = write_options(flags)?;
+        let path = if path.is_null() {
+            None
+        } else {
+            // SAFETY: NUL-terminated by contract.
+            Some(unsafe { c_path(path, "path") }?)
+        };
+        store.save(path, options)
+    })
+}
+
+/// Replace every row with the bound archive's contents. The archive must have the store's
+/// dimensions and normalize setting. Any failure leaves the store unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_reload(store: *mut nvs_store) -> nvs_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { nvs_store_reload_with_flags(store, 0) }
+}
+
+/// `nvs_store_reload` with `NVS_OPEN_*` flags.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_reload_with_flags(store: *mut nvs_store, flags: u32) -> nvs_status {
+    boundary(|| {
+        // SAFETY: NULL or a live handle.
+        let store = unsafe { store.as_ref() }
+            .map(|s| &s.inner)
+            .ok_or_else(|| Error::new(ErrorKind::NullArgument, "store must not be NULL"))?;
+        store.reload(read_options(flags)?)
+    })
+}
+
+/// Copy the bound absolute path, NUL-terminated, into `buf` (`capacity` bytes) and its length
+/// without the NUL into `*len`. `NO_BOUND_PATH` when the store has none; `BUFFER_TOO_SMALL`
+/// (with `*len` set to the length needed, excluding the NUL) when it does not fit. `buf` may be
+/// NULL with a capacity of 0 to ask for the length.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_file_path(
+    store: *const nvs_store,
+    buf: *mut c_char,
+    capacity: usize,
+    len: *mut usize,
+) -> nvs_status {
+    boundary(|| {
+        // SAFETY: NULL or a live handle.
+        let store = unsafe { store.as_ref() }
+            .map(|s| &s.inner)
+            .ok_or_else(|| Error::new(ErrorKind::NullArgument, "store must not be NULL"))?;
+        if len.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "len must not be NULL"));
+        }
+        let Some(path) = store.file_path() else {
+            return Err(Error::new(ErrorKind::NoBoundPath, "the store is not bound to a file path"));
+        };
+        let bytes = path_bytes(&path);
+        // SAFETY: non-NULL (checked), writable by contract.
+        unsafe { len.write(bytes.len()) };
+        let out = unsafe { slice_mut(buf.cast::<u8>(), capacity, "buf") }?;
+        if out.len() < bytes.len() + 1 {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("path needs {} bytes plus NUL, buffer has {}", bytes.len(), out.len()),
+            ));
+        }
+        out[..bytes.len()].copy_from_slice(&bytes);
+        out[bytes.len()] = 0;
+        Ok(())
+    })
+}
+
+fn path_bytes(path: &std::path::Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        path.to_string_lossy().into_owned().into_bytes()
+    }
+}

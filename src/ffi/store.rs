@@ -1,0 +1,351 @@
+//! C entry points for creating, filling, reading and searching a store.
+
+use super::{boundary, boundary_value, slice, slice_mut, write_out, nvs_status};
+use crate::error::{Error, ErrorKind};
+use crate::store::{Hit, Metric, SearchOptions, VectorStore};
+
+/// An opaque store handle. Create with `nvs_store_new` or `nvs_store_open*`, release with
+/// `nvs_store_free`. Thread-safe: see the note at the top of this header.
+pub struct nvs_store {
+    pub(crate) inner: VectorStore,
+}
+
+/// Search metric: one of the `NVS_METRIC_*` values. A plain integer type so that any value a
+/// caller passes is well defined (unknown values give `INVALID_ARGUMENT`).
+pub type nvs_metric = u32;
+/// Cosine similarity, highest first. The query is always normalized (zero query rejected).
+pub const NVS_METRIC_COSINE: nvs_metric = 0;
+/// Dot product, highest first. A normalize store normalizes the query too.
+pub const NVS_METRIC_DOT: nvs_metric = 1;
+/// Euclidean distance, lowest first. A normalize store normalizes the query too.
+pub const NVS_METRIC_EUCLIDEAN: nvs_metric = 2;
+
+/// One search result.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct nvs_hit {
+    /// Row index (insertion order, 0-based).
+    pub index: usize,
+    /// The row's metadata id.
+    pub id: u64,
+    /// Cosine similarity, dot product or euclidean distance.
+    pub value: f64,
+}
+
+/// Search options. Always start from `nvs_search_options_default()` and then set fields:
+/// `size` lets later versions add fields without breaking callers built against this one.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nvs_search_options {
+    /// `sizeof(nvs_search_options)` as the caller compiled it (set by the default function).
+    pub size: usize,
+    /// Maximum number of hits, greater than 0. Default 10.
+    pub top_k: usize,
+    /// Only with `has_threshold`: the minimum value for cosine and dot, the maximum distance
+    /// for euclidean. Must be finite.
+    pub threshold: f64,
+    /// Whether `threshold` applies. Default false.
+    pub has_threshold: bool,
+    /// Whether to restrict the search to `within_rows`. Default false. With true and a length
+    /// of 0 the search returns no hits (after validating the query).
+    pub has_within_rows: bool,
+    /// Row indexes to search, unique and inside the store, in any order (the result order is
+    /// the same). Read during the call only. May be NULL when `within_rows_len` is 0.
+    pub within_rows: *const usize,
+    /// Number of entries in `within_rows`.
+    pub within_rows_len: usize,
+    /// Worker threads for this search: 0 (default) picks automatically (one thread for small
+    /// stores, all cores for large ones), 1 keeps the work on the calling thread.
+    pub threads: usize,
+}
+
+/// The default search options: top_k 10, no threshold, no prefilter, automatic threads.
+#[no_mangle]
+pub extern "C" fn nvs_search_options_default() -> nvs_search_options {
+    nvs_search_options {
+        size: std::mem::size_of::<nvs_search_options>(),
+        top_k: 10,
+        threshold: 0.0,
+        has_threshold: false,
+        has_within_rows: false,
+        within_rows: std::ptr::null(),
+        within_rows_len: 0,
+        threads: 0,
+    }
+}
+
+/// Borrow the store behind a handle.
+///
+/// # Safety
+/// `store` must be NULL or a live handle from this library.
+unsafe fn store_ref<'a>(store: *const nvs_store) -> Result<&'a VectorStore, Error> {
+    // SAFETY: the caller passes NULL or a live handle; NULL is checked by `as_ref`.
+    unsafe { store.as_ref() }
+        .map(|s| &s.inner)
+        .ok_or_else(|| Error::new(ErrorKind::NullArgument, "store must not be NULL"))
+}
+
+fn metric_from(metric: nvs_metric) -> Result<Metric, Error> {
+    match metric {
+        NVS_METRIC_COSINE => Ok(Metric::Cosine),
+        NVS_METRIC_DOT => Ok(Metric::Dot),
+        NVS_METRIC_EUCLIDEAN => Ok(Metric::Euclidean),
+        m => Err(Error::new(ErrorKind::InvalidArgument, format!("unknown metric {m}"))),
+    }
+}
+
+/// Read the options struct (NULL means the defaults).
+///
+/// # Safety
+/// `options` must be NULL or point to an initialized `nvs_search_options` whose `size` field
+/// is no larger than the memory behind it; `within_rows` must point to `within_rows_len` entries.
+unsafe fn options_from<'a>(options: *const nvs_search_options) -> Result<SearchOptions<'a>, Error> {
+    // SAFETY: caller contract above.
+    let Some(o) = (unsafe { options.as_ref() }) else {
+        return Ok(SearchOptions::default());
+    };
+    if o.size < std::mem::size_of::<nvs_search_options>() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "options.size is {}, expected at least {}: initialize options with nvs_search_options_default()",
+                o.size,
+                std::mem::size_of::<nvs_search_options>()
+            ),
+        ));
+    }
+    let within_rows = if o.has_within_rows {
+        // SAFETY: caller contract above.
+        Some(unsafe { slice(o.within_rows, o.within_rows_len, "options.within_rows") }?)
+    } else {
+        None
+    };
+    Ok(SearchOptions {
+        top_k: o.top_k,
+        threshold: o.has_threshold.then_some(o.threshold),
+        within_rows,
+        threads: o.threads,
+    })
+}
+
+/// Create an empty store with `dimensions` (> 0) columns. With `normalize` true (the usual
+/// choice) rows and queries are stored and compared as unit vectors. On success `*out` owns a
+/// new handle; free it with `nvs_store_free`.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_new(dimensions: usize, normalize: bool, out: *mut *mut nvs_store) -> nvs_status {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "out must not be NULL"));
+        }
+        let store = VectorStore::new(dimensions, normalize)?;
+        let handle = Box::into_raw(Box::new(nvs_store { inner: store }));
+        // SAFETY: `out` is non-NULL and writable by contract.
+        unsafe { write_out(out, handle, "out") }
+    })
+}
+
+/// Free a store. NULL is a no-op. The handle must not be used afterwards, and no other thread
+/// may be using it during the call.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_free(store: *mut nvs_store) {
+    if !store.is_null() {
+        boundary_value((), || {
+            // SAFETY: a non-NULL handle came from Box::into_raw in this library.
+            drop(unsafe { Box::from_raw(store) })
+        });
+    }
+}
+
+/// Append rows. `vectors` holds `vectors_len` floats, row-major, a whole number of rows of the
+/// store's dimensions (else `DIMENSION_MISMATCH`). `ids` holds one id per row (`ids_len` must
+/// equal the row count); with `ids` NULL each row's id is its row index. Values must be finite;
+/// a normalize store rejects zero-norm rows and stores unit vectors. The data is copied before
+/// return. On any failure nothing is added.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_add(
+    store: *mut nvs_store,
+    vectors: *const f32,
+    vectors_len: usize,
+    ids: *const u64,
+    ids_len: usize,
+) -> nvs_status {
+    boundary(|| {
+        // SAFETY: handle and spans are the caller's contract; NULL/alignment are checked.
+        let store = unsafe { store_ref(store) }?;
+        let vectors = unsafe { slice(vectors, vectors_len, "vectors") }?;
+        let ids = if ids.is_null() { None } else { Some(unsafe { slice(ids, ids_len, "ids") }?) };
+        store.add(vectors, ids)
+    })
+}
+
+/// Copy row `index` into `vector` (`vector_len` >= dimensions floats; may be NULL to skip) and
+/// its id into `*id` (may be NULL). An index past the end gives `NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_get(
+    store: *const nvs_store,
+    index: usize,
+    vector: *mut f32,
+    vector_len: usize,
+    id: *mut u64,
+) -> nvs_status {
+    boundary(|| {
+        // SAFETY: caller contract; NULL/alignment checked.
+        let store = unsafe { store_ref(store) }?;
+        let vector = if vector.is_null() { None } else { Some(unsafe { slice_mut(vector, vector_len, "vector") }?) };
+        let value = store.get_into(index, vector)?;
+        if !id.is_null() {
+            // SAFETY: non-NULL and writable by contract.
+            unsafe { id.write(value) };
+        }
+        Ok(())
+    })
+}
+
+/// Number of rows (0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_len(store: *const nvs_store) -> usize {
+    // SAFETY: NULL or a live handle.
+    boundary_value(0, || unsafe { store_ref(store) }.map_or(0, |s| s.len()))
+}
+
+/// The store's dimensions (0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_dimensions(store: *const nvs_store) -> usize {
+    // SAFETY: NULL or a live handle.
+    boundary_value(0, || unsafe { store_ref(store) }.map_or(0, |s| s.dimensions()))
+}
+
+/// Whether the store normalizes rows and queries (false for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_normalize(store: *const nvs_store) -> bool {
+    // SAFETY: NULL or a live handle.
+    boundary_value(false, || unsafe { store_ref(store) }.is_ok_and(|s| s.normalize()))
+}
+
+/// Remove every row and release its memory. Dimensions, normalize and the bound path stay.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_clear(store: *mut nvs_store) -> nvs_status {
+    boundary(|| {
+        // SAFETY: NULL or a live handle.
+        unsafe { store_ref(store) }?.clear();
+        Ok(())
+    })
+}
+
+/// Copy rows `start .. start + count` out: their vectors into `vectors` (`vectors_len` >=
+/// count * dimensions floats) and their ids into `ids` (`ids_len` >= count). Either buffer may
+/// be NULL to skip it. A range past the end gives `OUT_OF_RANGE`; a short buffer
+/// `BUFFER_TOO_SMALL`. Nothing is written on failure.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_read_rows(
+    store: *const nvs_store,
+    start: usize,
+    count: usize,
+    vectors: *mut f32,
+    vectors_len: usize,
+    ids: *mut u64,
+    ids_len: usize,
+) -> nvs_status {
+    boundary(|| {
+        // SAFETY: caller contract; NULL/alignment checked.
+        let store = unsafe { store_ref(store) }?;
+        let vectors = if vectors.is_null() { None } else { Some(unsafe { slice_mut(vectors, vectors_len, "vectors") }?) };
+        let ids = if ids.is_null() { None } else { Some(unsafe { slice_mut(ids, ids_len, "ids") }?) };
+        store.read_rows(start, count, vectors, ids)
+    })
+}
+
+fn write_hits(found: &[Hit], hits: &mut [nvs_hit]) {
+    for (dst, h) in hits.iter_mut().zip(found) {
+        *dst = nvs_hit { index: h.index, id: h.id, value: h.value };
+    }
+}
+
+/// Exact search for one query of `query_len` floats (must equal the dimensions). `options` may
+/// be NULL for the defaults. Hits are written best first into `hits` and their number into
+/// `*hits_len`. If they do not fit in `hits_capacity`, the call returns `BUFFER_TOO_SMALL` and
+/// writes the number needed to `*hits_len`; a capacity of `top_k` always suffices.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_search(
+    store: *const nvs_store,
+    metric: nvs_metric,
+    query: *const f32,
+    query_len: usize,
+    options: *const nvs_search_options,
+    hits: *mut nvs_hit,
+    hits_capacity: usize,
+    hits_len: *mut usize,
+) -> nvs_status {
+    boundary(|| {
+        // SAFETY: caller contract; NULL/alignment checked.
+        let store = unsafe { store_ref(store) }?;
+        if hits_len.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "hits_len must not be NULL"));
+        }
+        let metric = metric_from(metric)?;
+        let query = unsafe { slice(query, query_len, "query") }?;
+        let options = unsafe { options_from(options) }?;
+        let hits_out = unsafe { slice_mut(hits, hits_capacity, "hits") }?;
+        let found = store.search(metric, query, &options)?;
+        // SAFETY: hits_len is non-NULL (checked) and writable by contract.
+        unsafe { hits_len.write(found.len()) };
+        if found.len() > hits_out.len() {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("{} hits do not fit in hits_capacity {}", found.len(), hits_out.len()),
+            ));
+        }
+        write_hits(&found, hits_out);
+        Ok(())
+    })
+}
+
+/// Exact search for many queries at once: `queries` holds `queries_len` floats, a whole number
+/// of queries of the store's dimensions. Query `i`'s hits go to `hits[i * hits_per_query ..]`,
+/// best first, and their number to `hits_lens[i]`; `hits` must hold `hits_capacity` >=
+/// query_count * hits_per_query entries and `hits_lens` query_count entries. Every query is
+/// validated before any search runs; an invalid query fails the whole call (its index is in
+/// the message). If some query's hits exceed `hits_per_query`, the call returns
+/// `BUFFER_TOO_SMALL`; `hits_per_query` = `top_k` always suffices.
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_search_batch(
+    store: *const nvs_store,
+    metric: nvs_metric,
+    queries: *const f32,
+    queries_len: usize,
+    options: *const nvs_search_options,
+    hits: *mut nvs_hit,
+    hits_capacity: usize,
+    hits_per_query: usize,
+    hits_lens: *mut usize,
+) -> nvs_status {
+    boundary(|| {
+        // SAFETY: caller contract; NULL/alignment checked.
+        let store = unsafe { store_ref(store) }?;
+        let metric = metric_from(metric)?;
+        let queries = unsafe { slice(queries, queries_len, "queries") }?;
+        let options = unsafe { options_from(options) }?;
+        let query_count = queries.len() / store.dimensions();
+        let needed = query_count.checked_mul(hits_per_query).unwrap_or(usize::MAX);
+        if query_count > 0 && hits_capacity < needed {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("hits_capacity {hits_capacity} is less than {query_count} queries x {hits_per_query} hits_per_query"),
+            ));
+        }
+        let hits_out = unsafe { slice_mut(hits, needed.min(hits_capacity), "hits") }?;
+        let lens_out = unsafe { slice_mut(hits_lens, query_count, "hits_lens") }?;
+        let found = store.search_batch(metric, queries, &options)?;
+        if let Some((i, f)) = found.iter().enumerate().find(|(_, f)| f.len() > hits_per_query) {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("query {i} has {} hits, more than hits_per_query {hits_per_query}", f.len()),
+            ));
+        }
+        for (i, f) in found.iter().enumerate() {
+            lens_out[i] = f.len();
+            write_hits(f, &mut hits_out[i * hits_per_query..]);
+        }
+        Ok(())
+    })
+}

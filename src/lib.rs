@@ -1,0 +1,22 @@
+//! native-vector-store (`nvs`): a fast, zero-setup, in-memory exact vector store.
+//!
+//! Rows are float32 vectors with a `u64` metadata id each; searches are exact cosine, dot or
+//! euclidean with top-k, a threshold and an optional row prefilter; stores persist to a
+//! portable `.npz` archive. The behaviour follows numpy-vector-store 0.7.0.
+//!
+//! The Rust API is [`VectorStore`]; C and other languages use the C ABI in [`ffi`]
+//! (`include/nvs.h`).
+
+pub mod error;
+pub mod ffi;
+pub mod kernels;
+pub mod npz;
+mod search;
+mod store;
+mod topk;
+
+pub use error::{Error, ErrorKind, Result};
+pub use store::{Hit, Metric, SearchOptions, VectorStore};
+
+/// The library version (same as the crate and the C header's `NVS_VERSION`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

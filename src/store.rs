@@ -1,0 +1,422 @@
+//! The vector store: rows, ids, validation and locking. Validation happens once, here, before
+//! any state changes, so a failed call never leaves a partial change behind.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::{fail, Error, ErrorKind, Result};
+use crate::kernels;
+use crate::npz;
+use crate::search;
+
+/// The three exact-search metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Cosine similarity, higher is better. The query is always normalized.
+    Cosine,
+    /// Dot product, higher is better. Normalized stores normalize the query too.
+    Dot,
+    /// Euclidean distance, lower is better. Normalized stores normalize the query too.
+    Euclidean,
+}
+
+impl Metric {
+    /// Similarities rank descending, distances ascending.
+    pub fn descending(self) -> bool {
+        !matches!(self, Metric::Euclidean)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::Dot => "dot",
+            Metric::Euclidean => "euclidean",
+        }
+    }
+}
+
+/// Search parameters. `threshold` is a minimum for cosine and dot, a maximum for euclidean.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchOptions<'a> {
+    pub top_k: usize,
+    pub threshold: Option<f64>,
+    /// Restrict the search to these row indexes (unique, in range; empty = no hits).
+    pub within_rows: Option<&'a [usize]>,
+    /// Worker threads for one search: 0 = automatic, 1 = the calling thread only.
+    pub threads: usize,
+}
+
+impl Default for SearchOptions<'_> {
+    fn default() -> Self {
+        SearchOptions { top_k: 10, threshold: None, within_rows: None, threads: 0 }
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// Row index (insertion order, 0-based).
+    pub index: usize,
+    /// The row's metadata id.
+    pub id: u64,
+    /// Cosine similarity, dot product or euclidean distance.
+    pub value: f64,
+}
+
+/// Row storage. Rows are contiguous row-major float32; `norms` (raw stores only) caches each
+/// row's f64 norm for cosine search.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Rows {
+    pub(crate) vectors: Vec<f32>,
+    pub(crate) ids: Vec<u64>,
+    pub(crate) norms: Vec<f64>,
+    pub(crate) zero_norm_rows: usize,
+}
+
+impl Rows {
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// An in-memory exact vector store. All methods take `&self`: the store is internally
+/// synchronized (a reader-writer lock), so one store can be shared between threads.
+#[derive(Debug)]
+pub struct VectorStore {
+    dimensions: usize,
+    normalize: bool,
+    rows: RwLock<Rows>,
+    path: Mutex<Option<PathBuf>>,
+}
+
+/// Rows validated and prepared for storage but not yet visible.
+pub(crate) struct PreparedRows {
+    pub(crate) vectors: Vec<f32>,
+    pub(crate) norms: Vec<f64>,
+    pub(crate) zero_norm_rows: usize,
+}
+
+impl VectorStore {
+    /// A new empty store. `dimensions` must be greater than 0.
+    pub fn new(dimensions: usize, normalize: bool) -> Result<Self> {
+        if dimensions == 0 {
+            fail!(InvalidArgument, "dimensions must be greater than 0");
+        }
+        // Keep row byte sizes representable everywhere (isize::MAX on 32-bit hosts included).
+        if dimensions > (i32::MAX as usize) / 4 {
+            fail!(InvalidArgument, "dimensions {dimensions} is too large");
+        }
+        Ok(VectorStore { dimensions, normalize, rows: RwLock::new(Rows::default()), path: Mutex::new(None) })
+    }
+
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    pub fn normalize(&self) -> bool {
+        self.normalize
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Rows> {
+        // A panic while holding the lock cannot leave Rows half-changed (mutations are
+        // single pushes after validation), so a poisoned lock is still safe to use.
+        self.rows.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Rows> {
+        self.rows.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Validate a batch of row-major rows and prepare them for storage (normalized copies for
+    /// a normalize store). `what` names the rows in messages ("vectors", "loaded vectors").
+    pub(crate) fn prepare_rows(&self, vectors: &[f32], what: &str) -> Result<PreparedRows> {
+        let d = self.dimensions;
+        if vectors.len() % d != 0 {
+            fail!(
+                DimensionMismatch,
+                "{what} hold {} values, not a whole number of rows of {d} dimensions",
+                vectors.len()
+            );
+        }
+        if let Some(pos) = vectors.iter().position(|v| !v.is_finite()) {
+            fail!(
+                NonFinite,
+                "{what} contain a non-finite value ({}) at row {}, column {}",
+                vectors[pos],
+                pos / d,
+                pos % d
+            );
+        }
+        let n = vectors.len() / d;
+        let mut out = Vec::new();
+        out.try_reserve_exact(vectors.len())?;
+        let mut norms = Vec::new();
+        let mut zero_norm_rows = 0;
+        if self.normalize {
+            for (r, row) in vectors.chunks_exact(d).enumerate() {
+                let norm = kernels::norm_sq_f64(row).sqrt();
+                if norm == 0.0 {
+                    fail!(ZeroNorm, "{what} row {r} has zero norm and cannot be normalized");
+                }
+                out.extend(row.iter().map(|&x| (x as f64 / norm) as f32));
+            }
+        } else {
+            norms.try_reserve_exact(n)?;
+            for row in vectors.chunks_exact(d) {
+                let norm = kernels::norm_sq_f64(row).sqrt();
+                zero_norm_rows += (norm == 0.0) as usize;
+                norms.push(norm);
+            }
+            out.extend_from_slice(vectors);
+        }
+        Ok(PreparedRows { vectors: out, norms, zero_norm_rows })
+    }
+
+    /// Append rows with their ids. `vectors` is row-major, `dimensions` wide. With `ids` of
+    /// `None`, each row's id is its row index. A failing batch adds nothing.
+    pub fn add(&self, vectors: &[f32], ids: Option<&[u64]>) -> Result<()> {
+        let d = self.dimensions;
+        if vectors.len() % d != 0 {
+            fail!(
+                DimensionMismatch,
+                "vectors hold {} values, not a whole number of rows of {d} dimensions (store dimensions {d})",
+                vectors.len()
+            );
+        }
+        let n = vectors.len() / d;
+        if let Some(ids) = ids {
+            if ids.len() != n {
+                fail!(InvalidArgument, "number of vectors ({n}) must match number of ids ({})", ids.len());
+            }
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let prepared = self.prepare_rows(vectors, "vectors")?;
+        let mut rows = self.write();
+        let start = rows.len();
+        // Reserve everything first so an allocation failure leaves the rows untouched.
+        // Vec growth is geometric, so many small adds stay amortized O(1) per row.
+        rows.vectors.try_reserve(prepared.vectors.len())?;
+        rows.ids.try_reserve(n)?;
+        rows.norms.try_reserve(prepared.norms.len())?;
+        rows.vectors.extend_from_slice(&prepared.vectors);
+        match ids {
+            Some(ids) => rows.ids.extend_from_slice(ids),
+            None => rows.ids.extend((start..start + n).map(|i| i as u64)),
+        }
+        rows.norms.extend_from_slice(&prepared.norms);
+        rows.zero_norm_rows += prepared.zero_norm_rows;
+        Ok(())
+    }
+
+    /// Copy row `index` into `vector` (if given, `dimensions` long) and return its id.
+    pub fn get_into(&self, index: usize, vector: Option<&mut [f32]>) -> Result<u64> {
+        let rows = self.read();
+        if index >= rows.len() {
+            fail!(NotFound, "row {index} not found: the store has {} rows", rows.len());
+        }
+        let d = self.dimensions;
+        if let Some(v) = vector {
+            if v.len() < d {
+                fail!(BufferTooSmall, "vector buffer holds {} floats, a row needs {d}", v.len());
+            }
+            v[..d].copy_from_slice(&rows.vectors[index * d..(index + 1) * d]);
+        }
+        Ok(rows.ids[index])
+    }
+
+    /// A copy of row `index` and its id, or `None` past the end.
+    pub fn get(&self, index: usize) -> Option<(Vec<f32>, u64)> {
+        let rows = self.read();
+        if index >= rows.len() {
+            return None;
+        }
+        let d = self.dimensions;
+        Some((rows.vectors[index * d..(index + 1) * d].to_vec(), rows.ids[index]))
+    }
+
+    /// Copy rows `start..start + count` into the given buffers (either may be omitted).
+    pub fn read_rows(
+        &self,
+        start: usize,
+        count: usize,
+        vectors: Option<&mut [f32]>,
+        ids: Option<&mut [u64]>,
+    ) -> Result<()> {
+        let rows = self.read();
+        let len = rows.len();
+        let end = match start.checked_add(count) {
+            Some(end) if end <= len => end,
+            _ => fail!(OutOfRange, "rows {start}..{start}+{count} are outside the store ({len} rows)"),
+        };
+        let d = self.dimensions;
+        if let Some(v) = &vectors {
+            if v.len() < count * d {
+                fail!(BufferTooSmall, "vectors buffer holds {} floats, {count} rows need {}", v.len(), count * d);
+            }
+        }
+        if let Some(i) = &ids {
+            if i.len() < count {
+                fail!(BufferTooSmall, "ids buffer holds {} ids, {count} rows need {count}", i.len());
+            }
+        }
+        if let Some(v) = vectors {
+            v[..count * d].copy_from_slice(&rows.vectors[start * d..end * d]);
+        }
+        if let Some(i) = ids {
+            i[..count].copy_from_slice(&rows.ids[start..end]);
+        }
+        Ok(())
+    }
+
+    /// Remove every row and release the memory.
+    pub fn clear(&self) {
+        *self.write() = Rows::default();
+    }
+
+    /// Exact search for one query.
+    pub fn search(&self, metric: Metric, query: &[f32], options: &SearchOptions<'_>) -> Result<Vec<Hit>> {
+        search::check_query(self.dimensions, query, None)?;
+        let rows = self.read();
+        let plan = search::Plan::new(self, &rows, metric, options)?;
+        let q = plan.prepare_query(query, None)?;
+        plan.check_rows()?;
+        Ok(plan.run(&q))
+    }
+
+    /// Exact search for many queries (row-major, `dimensions` wide) at once. Every query is
+    /// validated before any work; results are per query, in query order.
+    pub fn search_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        let d = self.dimensions;
+        if queries.len() % d != 0 {
+            fail!(
+                DimensionMismatch,
+                "queries hold {} values, not a whole number of queries of {d} dimensions",
+                queries.len()
+            );
+        }
+        for (i, q) in queries.chunks_exact(d).enumerate() {
+            search::check_query(d, q, Some(i))?;
+        }
+        let rows = self.read();
+        let plan = search::Plan::new(self, &rows, metric, options)?;
+        let prepared = queries
+            .chunks_exact(d)
+            .enumerate()
+            .map(|(i, q)| plan.prepare_query(q, Some(i)))
+            .collect::<Result<Vec<_>>>()?;
+        plan.check_rows()?;
+        Ok(plan.run_batch(&prepared))
+    }
+
+    /// The bound archive path, if any.
+    pub fn file_path(&self) -> Option<PathBuf> {
+        self.path.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn bind_path(&self, path: &Path) {
+        *self.path.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_path_buf());
+    }
+
+    /// Replace every row at once (used by open/reload after the archive was fully validated).
+    pub(crate) fn replace_rows(&self, prepared: PreparedRows, ids: Vec<u64>) {
+        *self.write() = Rows {
+            vectors: prepared.vectors,
+            ids,
+            norms: prepared.norms,
+            zero_norm_rows: prepared.zero_norm_rows,
+        };
+    }
+}
+
+/// Persistence: open, save, reload (the archive codec lives in `crate::npz`).
+impl VectorStore {
+    /// Open an archive file into a new store bound to that path.
+    pub fn open(path: impl AsRef<Path>, options: npz::ReadOptions) -> Result<Self> {
+        let path = npz::resolve_path(path.as_ref())?;
+        let archive = npz::read_file(&path, options)?;
+        let store = Self::from_archive(archive)?;
+        store.bind_path(&path);
+        Ok(store)
+    }
+
+    /// Open an archive held in memory (not bound to any path).
+    pub fn open_bytes(bytes: &[u8], options: npz::ReadOptions) -> Result<Self> {
+        Self::from_archive(npz::read_bytes(bytes, options)?)
+    }
+
+    fn from_archive(archive: npz::Archive) -> Result<Self> {
+        let store = VectorStore::new(archive.dimensions, archive.normalize)
+            .map_err(|e| Error::new(ErrorKind::Format, format!("archive {}", e.message)))?;
+        let prepared = store.prepare_loaded(&archive)?;
+        store.replace_rows(prepared, archive.ids);
+        Ok(store)
+    }
+
+    /// Archive rows get the same checks as `add`; a failure is a format error of the file.
+    fn prepare_loaded(&self, archive: &npz::Archive) -> Result<PreparedRows> {
+        self.prepare_rows(&archive.vectors, "archive vectors")
+            .map_err(|e| Error::new(ErrorKind::Format, e.message))
+    }
+
+    /// Save to `path` (and bind it once the write succeeded), or with `None` to the bound path.
+    /// The write is atomic: a failure leaves any previous file and the binding unchanged.
+    pub fn save(&self, path: Option<&Path>, options: npz::WriteOptions) -> Result<()> {
+        let destination = match path {
+            Some(p) => npz::resolve_path(p)?,
+            None => match self.file_path() {
+                Some(p) => p,
+                None => fail!(NoBoundPath, "save without a path needs a bound file path (open or save to a path first)"),
+            },
+        };
+        {
+            let rows = self.read();
+            npz::write_file(&destination, self.dimensions, self.normalize, &rows.vectors, &rows.ids, options)?;
+        }
+        self.bind_path(&destination);
+        Ok(())
+    }
+
+    /// Refresh every row from the bound archive. Any failure leaves the store unchanged.
+    pub fn reload(&self, options: npz::ReadOptions) -> Result<()> {
+        let Some(path) = self.file_path() else {
+            fail!(NoBoundPath, "reload needs a bound file path (open or save to a path first)");
+        };
+        let archive = npz::read_file(&path, options)?;
+        if archive.dimensions != self.dimensions {
+            fail!(
+                DimensionMismatch,
+                "archive {} has {} dimensions, store has {}",
+                path.display(),
+                archive.dimensions,
+                self.dimensions
+            );
+        }
+        if archive.normalize != self.normalize {
+            fail!(
+                InvalidArgument,
+                "archive {} has normalize={}, store has normalize={}",
+                path.display(),
+                archive.normalize,
+                self.normalize
+            );
+        }
+        let prepared = self.prepare_loaded(&archive)?;
+        self.replace_rows(prepared, archive.ids);
+        Ok(())
+    }
+}
