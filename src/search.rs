@@ -275,9 +275,11 @@ impl<'a> Plan<'a> {
                     raw as f64
                 }
             }
+            // Raw cosine is rounded to f32 after dividing by the row norm; only an f64 dot keeps
+            // parallel rows of different lengths exactly tied there, as in the reference.
             Metric::Cosine => {
-                let dot = if needs_f64 { kernels::dot_f64(q, slow()) } else { raw as f64 };
-                (dot / self.rows.norms[row]) as f32 as f64
+                let _ = raw;
+                (kernels::dot_f64(q, slow()) / self.rows.norms[row]) as f32 as f64
             }
         }
     }

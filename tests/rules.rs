@@ -1,0 +1,305 @@
+//! The store's rules through the Rust API: validation, nothing lost on failure, metrics,
+//! normalization, thresholds, within_rows, tie order and extreme values. Expected values follow
+//! numpy-vector-store 0.7.0.
+
+use nvs::{ErrorKind, Hit, Metric, SearchOptions, VectorStore};
+
+fn store(dims: usize, normalize: bool, rows: &[&[f32]]) -> VectorStore {
+    let s = VectorStore::new(dims, normalize).unwrap();
+    let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    s.add(&flat, None).unwrap();
+    s
+}
+
+fn opts(top_k: usize) -> SearchOptions<'static> {
+    SearchOptions { top_k, ..Default::default() }
+}
+
+fn indexes(hits: &[Hit]) -> Vec<usize> {
+    hits.iter().map(|h| h.index).collect()
+}
+
+fn kind<T: std::fmt::Debug>(r: nvs::Result<T>) -> ErrorKind {
+    r.expect_err("expected an error").kind
+}
+
+#[test]
+fn dimensions_must_be_positive() {
+    assert_eq!(kind(VectorStore::new(0, true)), ErrorKind::InvalidArgument);
+    let s = VectorStore::new(3, false).unwrap();
+    assert_eq!((s.dimensions(), s.normalize(), s.len()), (3, false, 0));
+}
+
+#[test]
+fn failed_adds_add_nothing() {
+    let s = store(2, true, &[&[1.0, 0.0]]);
+    let before = s.get(0).unwrap();
+    assert_eq!(kind(s.add(&[1.0, 2.0, 3.0], None)), ErrorKind::DimensionMismatch);
+    assert_eq!(kind(s.add(&[1.0, 2.0, 3.0, 4.0], Some(&[7]))), ErrorKind::InvalidArgument);
+    assert_eq!(kind(s.add(&[1.0, 2.0, f32::NAN, 1.0], None)), ErrorKind::NonFinite);
+    assert_eq!(kind(s.add(&[1.0, 2.0, f32::INFINITY, 1.0], None)), ErrorKind::NonFinite);
+    assert_eq!(kind(s.add(&[1.0, 2.0, 0.0, 0.0], Some(&[5, 6]))), ErrorKind::ZeroNorm);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s.get(0).unwrap(), before);
+    // Messages name the problem.
+    let e = s.add(&[1.0, 2.0, 3.0], None).unwrap_err();
+    assert!(e.message.contains("3 values") && e.message.contains("2 dimensions"), "{}", e.message);
+}
+
+#[test]
+fn ids_default_to_row_indexes_and_continue() {
+    let s = VectorStore::new(2, false).unwrap();
+    s.add(&[1.0, 0.0, 0.0, 1.0], None).unwrap();
+    s.add(&[1.0, 1.0], Some(&[u64::MAX])).unwrap();
+    s.add(&[2.0, 2.0], None).unwrap();
+    let ids: Vec<u64> = (0..4).map(|i| s.get(i).unwrap().1).collect();
+    assert_eq!(ids, vec![0, 1, u64::MAX, 3]);
+    assert!(s.get(4).is_none());
+    assert_eq!(kind(s.get_into(4, None)), ErrorKind::NotFound);
+}
+
+#[test]
+fn normalize_stores_unit_vectors_even_for_extreme_magnitudes() {
+    let s = store(2, true, &[&[3.0, 4.0], &[1e30, 1e30], &[1e-30, 0.0]]);
+    assert_eq!(s.get(0).unwrap().0, vec![0.6, 0.8]);
+    let big = s.get(1).unwrap().0;
+    assert!((big[0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-7);
+    assert_eq!(s.get(2).unwrap().0, vec![1.0, 0.0]);
+    // Raw stores keep values as given, zero rows included.
+    let raw = store(2, false, &[&[3.0, 4.0], &[0.0, 0.0]]);
+    assert_eq!(raw.get(0).unwrap().0, vec![3.0, 4.0]);
+    assert_eq!(raw.get(1).unwrap().0, vec![0.0, 0.0]);
+}
+
+#[test]
+fn read_rows_copies_ranges() {
+    let s = VectorStore::new(2, false).unwrap();
+    s.add(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], Some(&[10, 11, 12])).unwrap();
+    let mut v = [0.0f32; 4];
+    let mut ids = [0u64; 2];
+    s.read_rows(1, 2, Some(&mut v), Some(&mut ids)).unwrap();
+    assert_eq!((v, ids), ([3.0, 4.0, 5.0, 6.0], [11, 12]));
+    assert_eq!(kind(s.read_rows(2, 2, None, None)), ErrorKind::OutOfRange);
+    assert_eq!(kind(s.read_rows(usize::MAX, 2, None, None)), ErrorKind::OutOfRange);
+    assert_eq!(kind(s.read_rows(0, 2, Some(&mut v[..3]), None)), ErrorKind::BufferTooSmall);
+    s.read_rows(3, 0, None, None).unwrap();
+}
+
+#[test]
+fn clear_removes_everything() {
+    let s = store(2, true, &[&[1.0, 0.0], &[0.0, 1.0]]);
+    s.clear();
+    assert_eq!(s.len(), 0);
+    assert!(s.search(Metric::Cosine, &[1.0, 0.0], &opts(3)).unwrap().is_empty());
+    s.add(&[1.0, 1.0], None).unwrap();
+    assert_eq!(s.get(0).unwrap().1, 0);
+}
+
+#[test]
+fn quick_start() {
+    let s = VectorStore::new(3, true).unwrap();
+    s.add(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], Some(&[100, 101, 102])).unwrap();
+    let hits = s.search(Metric::Cosine, &[0.9, 0.1, 0.0], &opts(2)).unwrap();
+    assert_eq!(indexes(&hits), vec![0, 1]);
+    assert_eq!(hits[0].id, 100);
+    assert!((hits[0].value - 0.993_883_73).abs() < 1e-6);
+    assert!((hits[1].value - 0.110_431_53).abs() < 1e-6);
+}
+
+#[test]
+fn metric_orders() {
+    let s = store(2, false, &[&[1.0, 0.0], &[2.0, 0.0], &[0.0, 3.0], &[-1.0, 0.0]]);
+    let q = [1.0, 0.0];
+    let dot = s.search(Metric::Dot, &q, &opts(10)).unwrap();
+    assert_eq!(indexes(&dot), vec![1, 0, 2, 3]);
+    assert_eq!(dot.iter().map(|h| h.value).collect::<Vec<_>>(), vec![2.0, 1.0, 0.0, -1.0]);
+    let euc = s.search(Metric::Euclidean, &q, &opts(10)).unwrap();
+    assert_eq!(indexes(&euc), vec![0, 1, 3, 2]);
+    assert_eq!(euc[2].value, 2.0);
+    assert!((euc[3].value - 10f64.sqrt()).abs() < 1e-12);
+    // Raw cosine divides by the row norms: rows 0 and 1 tie at 1.0, lower index first.
+    let cos = s.search(Metric::Cosine, &q, &opts(10)).unwrap();
+    assert_eq!(indexes(&cos), vec![0, 1, 2, 3]);
+    assert_eq!(cos[0].value, 1.0);
+    assert_eq!(cos[1].value, 1.0);
+}
+
+#[test]
+fn ties_use_ascending_row_index_at_the_top_k_boundary_and_under_within_rows() {
+    let rows: Vec<&[f32]> = vec![&[0.0, 1.0], &[1.0, 0.0], &[0.0, 1.0], &[1.0, 0.0], &[1.0, 0.0], &[0.0, 1.0]];
+    for normalize in [true, false] {
+        let s = store(2, normalize, &rows);
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            let hits = s.search(metric, &[1.0, 0.0], &opts(2)).unwrap();
+            assert_eq!(indexes(&hits), vec![1, 3], "{metric:?} normalize={normalize}");
+            let all = s.search(metric, &[1.0, 0.0], &opts(6)).unwrap();
+            assert_eq!(indexes(&all), vec![1, 3, 4, 0, 2, 5]);
+            for within in [[5usize, 4, 0, 3], [0, 3, 4, 5], [4, 5, 3, 0]] {
+                let o = SearchOptions { top_k: 3, within_rows: Some(&within), ..Default::default() };
+                assert_eq!(indexes(&s.search(metric, &[1.0, 0.0], &o).unwrap()), vec![3, 4, 0]);
+            }
+        }
+    }
+}
+
+#[test]
+fn thresholds_are_inclusive_min_for_similarity_and_max_for_distance() {
+    let s = store(2, false, &[&[1.0, 0.0], &[2.0, 0.0], &[3.0, 0.0]]);
+    let q = [1.0, 0.0];
+    let o = SearchOptions { top_k: 10, threshold: Some(2.0), ..Default::default() };
+    assert_eq!(indexes(&s.search(Metric::Dot, &q, &o).unwrap()), vec![2, 1]);
+    let o = SearchOptions { top_k: 10, threshold: Some(1.0), ..Default::default() };
+    assert_eq!(indexes(&s.search(Metric::Euclidean, &q, &o).unwrap()), vec![0, 1]);
+    let o = SearchOptions { top_k: 10, threshold: Some(1.5), ..Default::default() };
+    assert!(s.search(Metric::Cosine, &q, &o).unwrap().is_empty());
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let o = SearchOptions { top_k: 10, threshold: Some(bad), ..Default::default() };
+        assert_eq!(kind(s.search(Metric::Dot, &q, &o)), ErrorKind::NonFinite);
+    }
+}
+
+#[test]
+fn query_validation() {
+    let s = store(2, true, &[&[1.0, 0.0]]);
+    assert_eq!(kind(s.search(Metric::Cosine, &[1.0], &opts(1))), ErrorKind::DimensionMismatch);
+    assert_eq!(kind(s.search(Metric::Cosine, &[f32::NAN, 1.0], &opts(1))), ErrorKind::NonFinite);
+    assert_eq!(kind(s.search(Metric::Cosine, &[1.0, 0.0], &opts(0))), ErrorKind::InvalidArgument);
+    // Normalized store: every metric normalizes the query, so a zero query is rejected...
+    for m in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+        assert_eq!(kind(s.search(m, &[0.0, 0.0], &opts(1))), ErrorKind::ZeroNorm);
+    }
+    // ...even on an empty store.
+    let empty = VectorStore::new(2, true).unwrap();
+    assert_eq!(kind(empty.search(Metric::Dot, &[0.0, 0.0], &opts(1))), ErrorKind::ZeroNorm);
+    // Raw store: dot and euclidean accept a zero query, cosine does not.
+    let raw = store(2, false, &[&[3.0, 4.0]]);
+    assert_eq!(raw.search(Metric::Dot, &[0.0, 0.0], &opts(1)).unwrap()[0].value, 0.0);
+    assert_eq!(raw.search(Metric::Euclidean, &[0.0, 0.0], &opts(1)).unwrap()[0].value, 5.0);
+    assert_eq!(kind(raw.search(Metric::Cosine, &[0.0, 0.0], &opts(1))), ErrorKind::ZeroNorm);
+    // Normalized dot/euclidean use the unit query.
+    let n = store(2, true, &[&[3.0, 4.0]]);
+    assert!((n.search(Metric::Dot, &[0.0, 10.0], &opts(1)).unwrap()[0].value - 0.8).abs() < 1e-6);
+}
+
+#[test]
+fn within_rows_rules() {
+    let s = store(2, true, &[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 1.0]]);
+    let q = [1.0, 0.0];
+    let with = |w: &'static [usize]| SearchOptions { top_k: 10, within_rows: Some(w), ..Default::default() };
+    assert!(s.search(Metric::Cosine, &q, &with(&[])).unwrap().is_empty());
+    assert_eq!(indexes(&s.search(Metric::Cosine, &q, &with(&[1, 2])).unwrap()), vec![2, 1]);
+    assert_eq!(kind(s.search(Metric::Cosine, &q, &with(&[1, 1]))), ErrorKind::InvalidArgument);
+    assert_eq!(kind(s.search(Metric::Cosine, &q, &with(&[3]))), ErrorKind::OutOfRange);
+    // Duplicates are reported before range errors, as the reference does.
+    assert_eq!(kind(s.search(Metric::Cosine, &q, &with(&[7, 7]))), ErrorKind::InvalidArgument);
+    // Validated even on an empty store.
+    let empty = VectorStore::new(2, true).unwrap();
+    assert_eq!(kind(empty.search(Metric::Cosine, &q, &with(&[0]))), ErrorKind::OutOfRange);
+    assert!(empty.search(Metric::Cosine, &q, &with(&[])).unwrap().is_empty());
+}
+
+#[test]
+fn raw_cosine_rejects_selected_zero_rows_only() {
+    let s = store(2, false, &[&[1.0, 0.0], &[0.0, 0.0], &[0.0, 2.0]]);
+    let q = [1.0, 1.0];
+    assert_eq!(kind(s.search(Metric::Cosine, &q, &opts(3))), ErrorKind::ZeroNorm);
+    let w = [0usize, 2];
+    let o = SearchOptions { top_k: 3, within_rows: Some(&w), ..Default::default() };
+    assert_eq!(indexes(&s.search(Metric::Cosine, &q, &o).unwrap()), vec![0, 2]);
+    // Dot and euclidean are fine with zero rows.
+    assert_eq!(s.search(Metric::Dot, &q, &opts(3)).unwrap().len(), 3);
+}
+
+#[test]
+fn raw_values_do_not_overflow_or_underflow_float32() {
+    let s = store(2, false, &[&[1e30, 1e30], &[-1e30, 1e30], &[1e-30, 1e-30]]);
+    let dot = s.search(Metric::Dot, &[1e30, 0.0], &opts(3)).unwrap();
+    assert_eq!(indexes(&dot), vec![0, 2, 1], "{dot:?}");
+    assert!((dot[0].value / 1e60 - 1.0).abs() < 1e-6, "{}", dot[0].value);
+    assert!((dot[1].value / 1e0 - 1.0).abs() < 1e-6, "{}", dot[1].value);
+    let euc = s.search(Metric::Euclidean, &[1e30, 1e30], &opts(3)).unwrap();
+    assert_eq!(indexes(&euc), vec![0, 2, 1], "{euc:?}");
+    assert_eq!(euc[0].value, 0.0);
+    assert!((euc[2].value / 2e30 - 1.0).abs() < 1e-6);
+    let tiny = s.search(Metric::Dot, &[1e-30, 1e-30], &opts(3)).unwrap();
+    let t = tiny.iter().find(|h| h.index == 2).unwrap();
+    assert!((t.value / 2e-60 - 1.0).abs() < 1e-6, "{}", t.value);
+    let cos = s.search(Metric::Cosine, &[1.0, 1.0], &opts(3)).unwrap();
+    assert_eq!(indexes(&cos), vec![0, 2, 1]);
+    assert!((cos[0].value - 1.0).abs() < 1e-6);
+}
+
+#[test]
+fn batch_and_threads_match_single_searches() {
+    let (n, d) = (3000, 24);
+    let mut x: u64 = 7;
+    let mut rnd = || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let rows: Vec<f32> = (0..n * d).map(|_| rnd()).collect();
+    let queries: Vec<f32> = (0..5 * d).map(|_| rnd()).collect();
+    let within: Vec<usize> = (0..n).rev().step_by(3).collect();
+    for normalize in [true, false] {
+        let s = VectorStore::new(d, normalize).unwrap();
+        s.add(&rows, None).unwrap();
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            for w in [None, Some(within.as_slice())] {
+                let base = SearchOptions { top_k: 7, within_rows: w, threads: 1, ..Default::default() };
+                let single: Vec<Vec<Hit>> =
+                    queries.chunks(d).map(|q| s.search(metric, q, &base).unwrap()).collect();
+                for threads in [1, 2, 3] {
+                    let o = SearchOptions { threads, ..base };
+                    assert_eq!(s.search_batch(metric, &queries, &o).unwrap(), single);
+                    let again: Vec<Vec<Hit>> =
+                        queries.chunks(d).map(|q| s.search(metric, q, &o).unwrap()).collect();
+                    assert_eq!(again, single, "{metric:?} threads={threads}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_validates_every_query_first() {
+    let s = store(2, true, &[&[1.0, 0.0]]);
+    let e = s.search_batch(Metric::Cosine, &[1.0, 0.0, 0.0, 0.0], &opts(1)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::ZeroNorm);
+    assert!(e.message.contains("query 1"), "{}", e.message);
+    assert_eq!(kind(s.search_batch(Metric::Cosine, &[1.0, 0.0, 1.0], &opts(1))), ErrorKind::DimensionMismatch);
+    assert!(s.search_batch(Metric::Cosine, &[], &opts(1)).unwrap().is_empty());
+}
+
+#[test]
+fn concurrent_searches_while_adding() {
+    let s = std::sync::Arc::new(store(4, true, &[&[1.0, 0.0, 0.0, 0.0]]));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..300 {
+                    let hits = s.search(Metric::Cosine, &[1.0, 0.0, 0.0, 0.0], &opts(5)).unwrap();
+                    assert_eq!(hits[0].index, 0);
+                    assert!(hits.len() <= 5);
+                }
+            })
+        })
+        .collect();
+    for i in 0..300 {
+        s.add(&[0.0, 1.0, i as f32, 1.0], None).unwrap();
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_eq!(s.len(), 301);
+}
+
+#[test]
+fn raw_cosine_keeps_parallel_rows_tied() {
+    // numpy-vector-store gives all four rows the same float32 value and orders them by index.
+    let s = store(3, false, &[&[7.0, 14.0, 21.0], &[3.0, 6.0, 9.0], &[0.1, 0.2, 0.3], &[1.0, 2.0, 3.0]]);
+    let hits = s.search(Metric::Cosine, &[1.0, 2.0, 3.5], &opts(4)).unwrap();
+    assert_eq!(indexes(&hits), vec![0, 1, 2, 3]);
+    assert!(hits.iter().all(|h| h.value == hits[0].value), "{hits:?}");
+    assert!((hits[0].value - 0.997_408_628_463_745_1).abs() < 1e-7);
+}
