@@ -139,7 +139,7 @@ impl VectorStore {
     /// a normalize store). `what` names the rows in messages ("vectors", "loaded vectors").
     pub(crate) fn prepare_rows(&self, vectors: &[f32], what: &str) -> Result<PreparedRows> {
         let d = self.dimensions;
-        if vectors.len() % d != 0 {
+        if !vectors.len().is_multiple_of(d) {
             fail!(
                 DimensionMismatch,
                 "{what} hold {} values, not a whole number of rows of {d} dimensions",
@@ -184,7 +184,7 @@ impl VectorStore {
     /// `None`, each row's id is its row index. A failing batch adds nothing.
     pub fn add(&self, vectors: &[f32], ids: Option<&[u64]>) -> Result<()> {
         let d = self.dimensions;
-        if vectors.len() % d != 0 {
+        if !vectors.len().is_multiple_of(d) {
             fail!(
                 DimensionMismatch,
                 "vectors hold {} values, not a whole number of rows of {d} dimensions (store dimensions {d})",
@@ -302,7 +302,7 @@ impl VectorStore {
         options: &SearchOptions<'_>,
     ) -> Result<Vec<Vec<Hit>>> {
         let d = self.dimensions;
-        if queries.len() % d != 0 {
+        if !queries.len().is_multiple_of(d) {
             fail!(
                 DimensionMismatch,
                 "queries hold {} values, not a whole number of queries of {d} dimensions",

@@ -326,7 +326,7 @@ pub unsafe extern "C" fn nvs_store_search_batch(
         let queries = unsafe { slice(queries, queries_len, "queries") }?;
         let options = unsafe { options_from(options) }?;
         let query_count = queries.len() / store.dimensions();
-        let needed = query_count.checked_mul(hits_per_query).unwrap_or(usize::MAX);
+        let needed = query_count.saturating_mul(hits_per_query);
         if query_count > 0 && hits_capacity < needed {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
