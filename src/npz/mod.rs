@@ -1,9 +1,26 @@
-//! The format-version-1 `.npz` archive codec (placeholder interface; the codec lands with the
-//! persistence work).
+//! The format-version-1 `.npz` archive codec.
+//!
+//! An archive is a zip of five `.npy` members: `format_version` (int64 scalar, 1),
+//! `dimensions` (int64 scalar), `normalize` (bool scalar), `vectors` (float32, rows x
+//! dimensions, C order) and `metadata` (one id per row: a uint64 array, or with
+//! [`WriteOptions::pickled_metadata`] the pickled object array numpy-vector-store writes).
+//! Reading treats the file as hostile: see `read.rs`. Writing replaces the file atomically:
+//! see `atomic.rs`.
 
+mod atomic;
+mod npy;
+mod pickle;
+mod read;
+mod write;
+
+use std::fs::File;
+use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
 
 use crate::error::{fail, Result};
+
+/// The member names without `.npy`, in the order they are written (and checked).
+pub(crate) const FIELDS: [&str; 5] = ["format_version", "dimensions", "normalize", "vectors", "metadata"];
 
 /// A fully parsed and structurally validated archive (values not yet checked for finiteness
 /// or normalized: the store does that with the same rules as `add`).
@@ -52,22 +69,40 @@ pub fn resolve_path(path: &Path) -> Result<PathBuf> {
     }
 }
 
-pub fn read_bytes(_bytes: &[u8], _options: ReadOptions) -> Result<Archive> {
-    fail!(Internal, "archive reading is not built yet")
+/// Read and validate an archive held in memory.
+pub fn read_bytes(bytes: &[u8], options: ReadOptions) -> Result<Archive> {
+    read::read_archive(Cursor::new(bytes), bytes.len() as u64, "archive".to_string(), options)
 }
 
-pub fn read_file(_path: &Path, _options: ReadOptions) -> Result<Archive> {
-    fail!(Internal, "archive reading is not built yet")
+/// Read and validate the archive at `path` (used as given; see [`resolve_path`]).
+pub fn read_file(path: &Path, options: ReadOptions) -> Result<Archive> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => fail!(Io, "cannot open {}: {e}", path.display()),
+    };
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => fail!(Io, "cannot open {}: {e}", path.display()),
+    };
+    if meta.is_dir() {
+        fail!(Io, "cannot open {}: it is a directory", path.display());
+    }
+    let reader = BufReader::with_capacity(256 * 1024, file);
+    read::read_archive(reader, meta.len(), format!("archive {}", path.display()), options)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Write an archive to `path`, atomically replacing any existing file (whose permission bits
+/// the new file keeps). `vectors` is row-major, `dimensions` wide, one row per id.
 pub fn write_file(
-    _path: &Path,
-    _dimensions: usize,
-    _normalize: bool,
-    _vectors: &[f32],
-    _ids: &[u64],
-    _options: WriteOptions,
+    path: &Path,
+    dimensions: usize,
+    normalize: bool,
+    vectors: &[f32],
+    ids: &[u64],
+    options: WriteOptions,
 ) -> Result<()> {
-    fail!(Internal, "archive writing is not built yet")
+    if vectors.len() != ids.len().saturating_mul(dimensions) {
+        fail!(Internal, "{} values do not make {} rows of {dimensions} dimensions", vectors.len(), ids.len());
+    }
+    atomic::replace_file(path, |out| write::write_archive(out, dimensions, normalize, vectors, ids, options))
 }
