@@ -1,0 +1,319 @@
+"""Archive interop between nvs (through its C ABI, via ctypes) and numpy / numpy-vector-store.
+
+Run from the repository root after `cargo build --release`:
+
+    python -m pytest tests/python
+
+The library is target/release/libnvs.so unless NVS_LIB names another file.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy_vector_store import VectorStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+STATUS_OK = 0
+STATUS_FORMAT = 10
+OPEN_ROW_INDEX_METADATA = 1
+SAVE_UNCOMPRESSED = 1
+SAVE_PICKLED_METADATA = 2
+METRIC_COSINE, METRIC_DOT, METRIC_EUCLIDEAN = 0, 1, 2
+
+
+class SearchOptions(ctypes.Structure):
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("top_k", ctypes.c_size_t),
+        ("threshold", ctypes.c_double),
+        ("has_threshold", ctypes.c_bool),
+        ("has_within_rows", ctypes.c_bool),
+        ("within_rows", ctypes.POINTER(ctypes.c_size_t)),
+        ("within_rows_len", ctypes.c_size_t),
+        ("threads", ctypes.c_size_t),
+    ]
+
+
+class Hit(ctypes.Structure):
+    _fields_ = [("index", ctypes.c_size_t), ("id", ctypes.c_uint64), ("value", ctypes.c_double)]
+
+
+def _load() -> ctypes.CDLL:
+    path = Path(os.environ.get("NVS_LIB", REPO / "target" / "release" / "libnvs.so"))
+    if not path.is_absolute():
+        path = REPO / path
+    lib = ctypes.CDLL(str(path))
+    p_store = ctypes.c_void_p
+    lib.nvs_last_error_message.restype = ctypes.c_char_p
+    lib.nvs_store_new.argtypes = [ctypes.c_size_t, ctypes.c_bool, ctypes.POINTER(p_store)]
+    lib.nvs_store_free.argtypes = [p_store]
+    lib.nvs_store_free.restype = None
+    lib.nvs_store_add.argtypes = [
+        p_store,
+        ctypes.POINTER(ctypes.c_float),
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_uint64),
+        ctypes.c_size_t,
+    ]
+    lib.nvs_store_len.argtypes = [p_store]
+    lib.nvs_store_len.restype = ctypes.c_size_t
+    lib.nvs_store_dimensions.argtypes = [p_store]
+    lib.nvs_store_dimensions.restype = ctypes.c_size_t
+    lib.nvs_store_normalize.argtypes = [p_store]
+    lib.nvs_store_normalize.restype = ctypes.c_bool
+    lib.nvs_store_read_rows.argtypes = [
+        p_store,
+        ctypes.c_size_t,
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_float),
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_uint64),
+        ctypes.c_size_t,
+    ]
+    lib.nvs_store_open_with_flags.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(p_store)]
+    lib.nvs_store_save_with_flags.argtypes = [p_store, ctypes.c_char_p, ctypes.c_uint32]
+    lib.nvs_search_options_default.restype = SearchOptions
+    lib.nvs_store_search.argtypes = [
+        p_store,
+        ctypes.c_uint32,
+        ctypes.POINTER(ctypes.c_float),
+        ctypes.c_size_t,
+        ctypes.POINTER(SearchOptions),
+        ctypes.POINTER(Hit),
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t),
+    ]
+    for name in ("nvs_store_new", "nvs_store_add", "nvs_store_read_rows", "nvs_store_open_with_flags",
+                 "nvs_store_save_with_flags", "nvs_store_search"):
+        getattr(lib, name).restype = ctypes.c_uint32
+    return lib
+
+
+LIB = _load()
+
+
+class Store:
+    """A minimal ctypes wrapper: just what these tests need."""
+
+    def __init__(self, handle: ctypes.c_void_p) -> None:
+        self.handle = handle
+
+    @classmethod
+    def new(cls, dimensions: int, normalize: bool) -> "Store":
+        h = ctypes.c_void_p()
+        assert LIB.nvs_store_new(dimensions, normalize, ctypes.byref(h)) == STATUS_OK
+        return cls(h)
+
+    @classmethod
+    def open(cls, path: Path, flags: int = 0) -> "Store":
+        h = ctypes.c_void_p()
+        status = LIB.nvs_store_open_with_flags(str(path).encode(), flags, ctypes.byref(h))
+        if status != STATUS_OK:
+            raise NvsError(status, LIB.nvs_last_error_message().decode())
+        return cls(h)
+
+    def __del__(self) -> None:
+        LIB.nvs_store_free(self.handle)
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        v = np.ascontiguousarray(vectors, dtype=np.float32)
+        i = np.ascontiguousarray(ids, dtype=np.uint64)
+        status = LIB.nvs_store_add(
+            self.handle,
+            v.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+            v.size,
+            i.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)),
+            i.size,
+        )
+        assert status == STATUS_OK, LIB.nvs_last_error_message()
+
+    def save(self, path: Path, flags: int = 0) -> None:
+        status = LIB.nvs_store_save_with_flags(self.handle, str(path).encode(), flags)
+        assert status == STATUS_OK, LIB.nvs_last_error_message()
+
+    def __len__(self) -> int:
+        return LIB.nvs_store_len(self.handle)
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        n, d = len(self), LIB.nvs_store_dimensions(self.handle)
+        v = np.zeros((n, d), dtype=np.float32)
+        i = np.zeros(n, dtype=np.uint64)
+        status = LIB.nvs_store_read_rows(
+            self.handle, 0, n,
+            v.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), v.size,
+            i.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), i.size,
+        )
+        assert status == STATUS_OK
+        return v, i
+
+    def search(self, metric: int, query: np.ndarray, top_k: int) -> list[tuple[int, int, float]]:
+        q = np.ascontiguousarray(query, dtype=np.float32)
+        options = LIB.nvs_search_options_default()
+        options.top_k = top_k
+        hits = (Hit * top_k)()
+        n = ctypes.c_size_t()
+        status = LIB.nvs_store_search(
+            self.handle, metric, q.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), q.size,
+            ctypes.byref(options), hits, top_k, ctypes.byref(n),
+        )
+        assert status == STATUS_OK, LIB.nvs_last_error_message()
+        return [(hits[k].index, hits[k].id, hits[k].value) for k in range(n.value)]
+
+
+class NvsError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"status {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def sample(n: int, dims: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, dims)).astype(np.float32)
+
+
+IDS = np.array([0, 2**64 - 1, 2**63, 12345, 2**31, 7, 255, 65536], dtype=np.uint64)
+
+
+@pytest.mark.parametrize("flags", [0, SAVE_UNCOMPRESSED])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_numpy_loads_our_archive(tmp_path: Path, flags: int, normalize: bool) -> None:
+    store = Store.new(6, normalize)
+    store.add(sample(8, 6, 1), IDS)
+    path = tmp_path / "ours.npz"
+    store.save(path, flags)
+    expected_vectors, _ = store.rows()
+    with zipfile.ZipFile(path) as z:
+        methods = {info.compress_type for info in z.infolist()}
+        assert sorted(z.namelist()) == sorted(
+            ["format_version.npy", "dimensions.npy", "normalize.npy", "vectors.npy", "metadata.npy"]
+        )
+    assert methods == ({zipfile.ZIP_STORED} if flags & SAVE_UNCOMPRESSED else {zipfile.ZIP_DEFLATED})
+    with np.load(path) as data:  # no allow_pickle needed
+        assert data["format_version"].dtype == np.int64 and data["format_version"].shape == ()
+        assert int(data["format_version"]) == 1
+        assert data["dimensions"].dtype == np.int64 and int(data["dimensions"]) == 6
+        assert data["normalize"].dtype == np.bool_ and bool(data["normalize"]) is normalize
+        assert data["vectors"].dtype == np.dtype("<f4") and data["vectors"].shape == (8, 6)
+        np.testing.assert_array_equal(data["vectors"], expected_vectors)
+        assert data["metadata"].dtype == np.dtype("<u8")
+        np.testing.assert_array_equal(data["metadata"], IDS)
+
+
+def test_numpy_loads_an_empty_archive(tmp_path: Path) -> None:
+    path = tmp_path / "empty.npz"
+    Store.new(5, True).save(path)
+    with np.load(path) as data:
+        assert data["vectors"].shape == (0, 5)
+        assert data["metadata"].shape == (0,)
+
+
+def test_we_read_numpy_vector_store_archives(tmp_path: Path) -> None:
+    vectors = sample(5, 4, 2)
+    reference = VectorStore(dimensions=4, normalize=True)
+    reference.add(vectors, [10, 2**64 - 1, 0, 77, 3])
+    path = tmp_path / "reference.npz"
+    reference.save(path)
+    ours = Store.open(path)
+    got_vectors, got_ids = ours.rows()
+    assert list(got_ids) == [10, 2**64 - 1, 0, 77, 3]
+    np.testing.assert_allclose(got_vectors, reference.vectors, rtol=0, atol=1e-6)
+    query = sample(1, 4, 3)[0]
+    want = [(h.index, h.metadata) for h in reference.cosine_search(query, top_k=5)]
+    assert [(i, m) for i, m, _ in ours.search(METRIC_COSINE, query, 5)] == want
+
+    raw = VectorStore(dimensions=4, normalize=False)
+    raw.add(vectors, list(range(5)))
+    raw.save(tmp_path / "raw.npz")
+    assert not LIB.nvs_store_normalize(Store.open(tmp_path / "raw.npz").handle)
+
+
+def test_reference_archives_with_other_metadata(tmp_path: Path) -> None:
+    reference = VectorStore(dimensions=3, normalize=False)
+    reference.add(sample(3, 3, 4), [{"title": "a"}, "b", -1])
+    path = tmp_path / "dicts.npz"
+    reference.save(path)
+    with pytest.raises(NvsError) as err:
+        Store.open(path)
+    assert err.value.status == STATUS_FORMAT
+    assert "metadata must be integers in the uint64 range" in err.value.message
+    store = Store.open(path, OPEN_ROW_INDEX_METADATA)
+    assert list(store.rows()[1]) == [0, 1, 2]
+
+    negative = VectorStore(dimensions=3, normalize=False)
+    negative.add(sample(2, 3, 5), [1, -5])
+    negative.save(tmp_path / "negative.npz")
+    with pytest.raises(NvsError) as err:
+        Store.open(tmp_path / "negative.npz")
+    assert err.value.status == STATUS_FORMAT
+    assert list(Store.open(tmp_path / "negative.npz", OPEN_ROW_INDEX_METADATA).rows()[1]) == [0, 1]
+
+
+@pytest.mark.parametrize("flags", [SAVE_PICKLED_METADATA, SAVE_PICKLED_METADATA | SAVE_UNCOMPRESSED])
+def test_numpy_vector_store_reads_our_pickled_archive(tmp_path: Path, flags: int) -> None:
+    vectors = sample(8, 6, 6)
+    store = Store.new(6, True)
+    store.add(vectors, IDS)
+    path = tmp_path / "pickled.npz"
+    store.save(path, flags)
+    reference = VectorStore.open(path)
+    assert reference.dimensions == 6 and reference.normalize is True
+    assert list(reference.metadata) == [int(i) for i in IDS]
+    assert all(type(m) is int for m in reference.metadata)
+    for metric, search in ((METRIC_COSINE, reference.cosine_search), (METRIC_DOT, reference.dot_search),
+                           (METRIC_EUCLIDEAN, reference.euclidean_search)):
+        for seed in range(5):
+            query = sample(1, 6, 100 + seed)[0]
+            want = [(h.index, h.metadata, h.value) for h in search(query, top_k=4)]
+            got = store.search(metric, query, 4)
+            assert [(i, m) for i, m, _ in got] == [(i, m) for i, m, _ in want]
+            np.testing.assert_allclose([v for _, _, v in got], [v for _, _, v in want], rtol=1e-5, atol=1e-6)
+    # And numpy itself, with allow_pickle, sees an object array of Python ints.
+    with np.load(path, allow_pickle=True) as data:
+        assert data["metadata"].dtype == object
+        assert list(data["metadata"]) == [int(i) for i in IDS]
+
+
+def test_numpy_vector_store_refuses_our_default_archive_but_we_round_trip_its_own(tmp_path: Path) -> None:
+    # Documented behaviour: the reference requires object-dtype metadata, hence the pickled flag.
+    store = Store.new(3, False)
+    store.add(sample(2, 3, 7), np.array([1, 2], dtype=np.uint64))
+    store.save(tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match="object dtype"):
+        VectorStore.open(tmp_path / "plain.npz")
+    # Re-saving a reference archive through nvs with pickled metadata keeps it readable there.
+    reference = VectorStore(dimensions=3, normalize=False)
+    reference.add(sample(4, 3, 8), [5, 6, 7, 8])
+    reference.save(tmp_path / "ref.npz")
+    ours = Store.open(tmp_path / "ref.npz")
+    ours.save(tmp_path / "again.npz", SAVE_PICKLED_METADATA)
+    again = VectorStore.open(tmp_path / "again.npz")
+    np.testing.assert_array_equal(again.vectors, reference.vectors)
+    assert list(again.metadata) == [5, 6, 7, 8]
+
+
+def test_numpy_written_npz_variants(tmp_path: Path) -> None:
+    # Archives built directly with numpy: int32 scalars, int64 ids, Fortran-ordered and
+    # big-endian vectors are all read; float64 vectors are refused.
+    vectors = sample(4, 3, 9)
+    common = dict(format_version=np.int32(1), dimensions=np.array(3, dtype=np.int16),
+                  normalize=np.array(False), metadata=np.array([4, 3, 2, 1], dtype=np.int64))
+    np.savez(tmp_path / "fortran.npz", vectors=np.asfortranarray(vectors), **common)
+    np.testing.assert_array_equal(Store.open(tmp_path / "fortran.npz").rows()[0], vectors)
+    np.savez_compressed(tmp_path / "big.npz", vectors=vectors.astype(">f4"), **common)
+    np.testing.assert_array_equal(Store.open(tmp_path / "big.npz").rows()[0], vectors)
+    assert list(Store.open(tmp_path / "big.npz").rows()[1]) == [4, 3, 2, 1]
+    np.savez(tmp_path / "f8.npz", vectors=vectors.astype(np.float64), **common)
+    with pytest.raises(NvsError) as err:
+        Store.open(tmp_path / "f8.npz")
+    assert err.value.status == STATUS_FORMAT and "float32" in err.value.message
+    np.savez(tmp_path / "v2.npz", format_version=np.int64(2), dimensions=np.int64(3), normalize=np.array(False),
+             vectors=vectors, metadata=np.arange(4, dtype=np.uint64))
+    with pytest.raises(NvsError, match="unsupported format version 2"):
+        Store.open(tmp_path / "v2.npz")
