@@ -1,0 +1,358 @@
+import CNVS
+
+/// One search result: the row's index (insertion order), its id and its score.
+public struct VectorHit: Sendable, Equatable, Hashable {
+    /// Row index, 0-based, in insertion order.
+    public var index: Int
+    /// The id given to the row when it was added (its row index when none was given).
+    public var id: UInt64
+    /// Cosine similarity, dot product or euclidean distance.
+    public var value: Double
+
+    public init(index: Int, id: UInt64, value: Double) {
+        self.index = index
+        self.id = id
+        self.value = value
+    }
+}
+
+/// An in-memory exact vector store: rows of `Float` with a `UInt64` id each, searched by cosine
+/// similarity, dot product or euclidean distance. A thin wrapper over the C API in nvs.h: every
+/// rule (validation, normalization, ordering, ties) lives in the Rust library.
+///
+/// ```swift
+/// let store = try VectorStore(dimensions: 3)
+/// try store.add([[1, 0, 0], [0, 1, 0]], ids: [10, 20])
+/// for hit in try store.cosineSearch([0.9, 0.1, 0], topK: 1) { print(hit.id, hit.value) }
+/// ```
+///
+/// Thread safety: one store may be used from any number of threads or tasks at once; a search
+/// sees the store either before or after a concurrent `add`, never half of one.
+///
+/// Integers: counts (`dimensions`, `topK`, `count`) must not be negative (`.invalidArgument`);
+/// a negative row index reaches the library as an index past the end (`get` returns nil,
+/// `withinRows` fails with `.outOfRange`).
+public final class VectorStore: @unchecked Sendable {
+    // The handle is thread-safe (the library locks internally) and owned by this object alone.
+    private let handle: OpaquePointer
+
+    /// Search metric.
+    public enum Metric: UInt32, Sendable, CaseIterable {
+        /// Cosine similarity, highest first. The query is always normalized.
+        case cosine = 0
+        /// Dot product, highest first. A normalizing store normalizes the query too.
+        case dot = 1
+        /// Euclidean distance, lowest first. A normalizing store normalizes the query too.
+        case euclidean = 2
+    }
+
+    /// Flags for `open` and `reload` (the C `NVS_OPEN_*` values).
+    public struct OpenOptions: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// Use row indexes as ids when an archive's metadata is not a list of uint64 integers
+        /// (for example a numpy-vector-store archive with dict payloads).
+        public static let rowIndexMetadata = OpenOptions(rawValue: UInt32(NVS_OPEN_ROW_INDEX_METADATA))
+    }
+
+    /// Flags for `save` (the C `NVS_SAVE_*` values).
+    public struct SaveOptions: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// Store archive members uncompressed: a larger file that loads faster.
+        public static let uncompressed = SaveOptions(rawValue: UInt32(NVS_SAVE_UNCOMPRESSED))
+        /// Write metadata as a pickled object array, the layout numpy-vector-store 0.7.0 reads.
+        public static let pickledMetadata = SaveOptions(rawValue: UInt32(NVS_SAVE_PICKLED_METADATA))
+    }
+
+    /// The Rust library's version, "MAJOR.MINOR.PATCH".
+    public static var libraryVersion: String { String(cString: nvs_version()) }
+
+    private init(handle: OpaquePointer) {
+        self.handle = handle
+    }
+
+    /// An empty store with `dimensions` (> 0) columns. With `normalize` (the usual choice) rows
+    /// and queries are stored and compared as unit vectors.
+    public init(dimensions: Int, normalize: Bool = true) throws {
+        var out: OpaquePointer?
+        try check(nvs_store_new(try size(dimensions, "dimensions"), normalize, &out))
+        handle = out!
+    }
+
+    deinit {
+        nvs_store_free(handle)
+    }
+
+    // MARK: Properties
+
+    /// Number of rows.
+    public var count: Int { nvs_store_len(handle) }
+    /// Number of columns of every row and query.
+    public var dimensions: Int { nvs_store_dimensions(handle) }
+    /// Whether rows and queries are normalized to unit length.
+    public var normalize: Bool { nvs_store_normalize(handle) }
+
+    // MARK: Rows
+
+    /// Append rows, each exactly `dimensions` long, with one id per row (`ids` nil: each row's
+    /// id is its row index). On any failure nothing is added.
+    public func add(_ vectors: [[Float]], ids: [UInt64]? = nil) throws {
+        try add(try flatten(vectors, what: "row"), ids: ids)
+    }
+
+    /// Append rows given row-major in one array (a whole number of rows of `dimensions`).
+    public func add(_ vectors: [Float], ids: [UInt64]? = nil) throws {
+        try vectors.withUnsafeBufferPointer { v in
+            try withOptionalBuffer(ids) { idsPointer, idsCount in
+                try check(nvs_store_add(handle, v.baseAddress, v.count, idsPointer, idsCount))
+            }
+        }
+    }
+
+    /// Append rows given row-major in caller memory, copied before return.
+    public func add(_ vectors: UnsafeBufferPointer<Float>, ids: UnsafeBufferPointer<UInt64>? = nil) throws {
+        try withOptionalBuffer(ids) { idsPointer, idsCount in
+            try check(nvs_store_add(handle, vectors.baseAddress, vectors.count, idsPointer, idsCount))
+        }
+    }
+
+    /// Row `index` and its id, or nil when `index` is past the last row.
+    public func get(_ index: Int) throws -> (vector: [Float], id: UInt64)? {
+        var vector = [Float](repeating: 0, count: dimensions)
+        var id: UInt64 = 0
+        let status = vector.withUnsafeMutableBufferPointer { v in
+            nvs_store_get(handle, index, v.baseAddress, v.count, &id)
+        }
+        if status == VectorStoreError.Code.notFound.rawValue { return nil }
+        try check(status)
+        return (vector, id)
+    }
+
+    /// Copy `count` rows starting at row `start` (`.outOfRange` past the end).
+    public func readRows(start: Int, count: Int) throws -> (vectors: [[Float]], ids: [UInt64]) {
+        let count = try size(count, "count")
+        let dims = dimensions
+        var flat = [Float](repeating: 0, count: count * dims)
+        var ids = [UInt64](repeating: 0, count: count)
+        try flat.withUnsafeMutableBufferPointer { v in
+            try ids.withUnsafeMutableBufferPointer { i in
+                try check(nvs_store_read_rows(handle, start, count, v.baseAddress, v.count, i.baseAddress, i.count))
+            }
+        }
+        let rows = (0..<count).map { Array(flat[($0 * dims)..<(($0 + 1) * dims)]) }
+        return (rows, ids)
+    }
+
+    /// Remove every row. Dimensions, normalize and the bound file path stay.
+    public func clear() throws {
+        try check(nvs_store_clear(handle))
+    }
+
+    // MARK: Search
+
+    /// Cosine similarity search, best first. `minValue` drops hits below it; `withinRows`
+    /// restricts the search to those row indexes (unique, inside the store).
+    public func cosineSearch(_ query: [Float], topK: Int = 10, minValue: Double? = nil,
+                             withinRows: [Int]? = nil) throws -> [VectorHit] {
+        try search(query, metric: .cosine, topK: topK, threshold: minValue, withinRows: withinRows)
+    }
+
+    /// Dot product search, best first. `minValue` drops hits below it.
+    public func dotSearch(_ query: [Float], topK: Int = 10, minValue: Double? = nil,
+                          withinRows: [Int]? = nil) throws -> [VectorHit] {
+        try search(query, metric: .dot, topK: topK, threshold: minValue, withinRows: withinRows)
+    }
+
+    /// Euclidean distance search, nearest first. `maxValue` drops hits farther than it.
+    public func euclideanSearch(_ query: [Float], topK: Int = 10, maxValue: Double? = nil,
+                                withinRows: [Int]? = nil) throws -> [VectorHit] {
+        try search(query, metric: .euclidean, topK: topK, threshold: maxValue, withinRows: withinRows)
+    }
+
+    /// Search with any metric. `threshold` is the minimum value for cosine and dot, the maximum
+    /// distance for euclidean.
+    public func search(_ query: [Float], metric: Metric, topK: Int = 10, threshold: Double? = nil,
+                       withinRows: [Int]? = nil) throws -> [VectorHit] {
+        try query.withUnsafeBufferPointer {
+            try search($0, metric: metric, topK: topK, threshold: threshold, withinRows: withinRows)
+        }
+    }
+
+    /// Search with a query in caller memory.
+    public func search(_ query: UnsafeBufferPointer<Float>, metric: Metric, topK: Int = 10,
+                       threshold: Double? = nil, withinRows: [Int]? = nil) throws -> [VectorHit] {
+        try withOptions(topK: topK, threshold: threshold, withinRows: withinRows) { options, k in
+            // top_k hits always fit; fewer when the store is smaller. A row added meanwhile makes
+            // the library ask for more (BUFFER_TOO_SMALL with the number needed): then retry.
+            var capacity = min(k, count)
+            while true {
+                var hits = [nvs_hit](repeating: nvs_hit(), count: capacity)
+                var found = 0
+                let status = hits.withUnsafeMutableBufferPointer { h in
+                    nvs_store_search(handle, metric.rawValue, query.baseAddress, query.count, options,
+                                     h.baseAddress, h.count, &found)
+                }
+                if status == VectorStoreError.Code.bufferTooSmall.rawValue && found > capacity {
+                    capacity = found
+                    continue
+                }
+                try check(status)
+                return hits[..<found].map(VectorHit.init)
+            }
+        }
+    }
+
+    /// Search many queries at once (each `dimensions` long); one hit list per query, in order.
+    /// Every query is validated before any search runs.
+    public func searchBatch(_ queries: [[Float]], metric: Metric, topK: Int = 10, threshold: Double? = nil,
+                            withinRows: [Int]? = nil) throws -> [[VectorHit]] {
+        try searchBatch(flat: try flatten(queries, what: "query"), metric: metric, topK: topK,
+                        threshold: threshold, withinRows: withinRows)
+    }
+
+    /// Search many queries given row-major in one array.
+    public func searchBatch(flat queries: [Float], metric: Metric, topK: Int = 10, threshold: Double? = nil,
+                            withinRows: [Int]? = nil) throws -> [[VectorHit]] {
+        try queries.withUnsafeBufferPointer {
+            try searchBatch(flat: $0, metric: metric, topK: topK, threshold: threshold, withinRows: withinRows)
+        }
+    }
+
+    /// Search many queries given row-major in caller memory.
+    public func searchBatch(flat queries: UnsafeBufferPointer<Float>, metric: Metric, topK: Int = 10,
+                            threshold: Double? = nil, withinRows: [Int]? = nil) throws -> [[VectorHit]] {
+        let dims = dimensions
+        let queryCount = dims > 0 ? queries.count / dims : 0
+        return try withOptions(topK: topK, threshold: threshold, withinRows: withinRows) { options, k in
+            var perQuery = min(k, count)
+            while true {
+                var hits = [nvs_hit](repeating: nvs_hit(), count: queryCount * perQuery)
+                var lens = [Int](repeating: 0, count: queryCount)
+                let status = hits.withUnsafeMutableBufferPointer { h in
+                    lens.withUnsafeMutableBufferPointer { l in
+                        nvs_store_search_batch(handle, metric.rawValue, queries.baseAddress, queries.count, options,
+                                               h.baseAddress, h.count, perQuery, l.baseAddress)
+                    }
+                }
+                // Rows added since `count` was read: grow towards top_k, which always suffices.
+                if status == VectorStoreError.Code.bufferTooSmall.rawValue && perQuery < k {
+                    perQuery = min(k, max(count, perQuery + 1))
+                    continue
+                }
+                try check(status)
+                return (0..<queryCount).map { q in
+                    hits[(q * perQuery)..<(q * perQuery + lens[q])].map(VectorHit.init)
+                }
+            }
+        }
+    }
+
+    // MARK: Persistence
+
+    /// Open a `.npz` archive written by `save` (".npz" is appended when missing). The store has
+    /// the archive's dimensions and normalize setting and is bound to its absolute path.
+    public static func open(path: String, options: OpenOptions = []) throws -> VectorStore {
+        var out: OpaquePointer?
+        try path.withCString { try check(nvs_store_open_with_flags($0, options.rawValue, &out)) }
+        return VectorStore(handle: out!)
+    }
+
+    /// Open an archive held in memory. The store is not bound to a path.
+    public static func open(bytes: [UInt8], options: OpenOptions = []) throws -> VectorStore {
+        var out: OpaquePointer?
+        try bytes.withUnsafeBufferPointer {
+            try check(nvs_store_open_bytes($0.baseAddress, $0.count, options.rawValue, &out))
+        }
+        return VectorStore(handle: out!)
+    }
+
+    /// Save to `path` ("Save As") and bind the store to it once the write succeeded. The file
+    /// is replaced atomically; on failure any previous file and binding stay.
+    public func save(to path: String, options: SaveOptions = []) throws {
+        try path.withCString { try check(nvs_store_save_with_flags(handle, $0, options.rawValue)) }
+    }
+
+    /// Save to the bound path (`.noBoundPath` when the store has none).
+    public func save(options: SaveOptions = []) throws {
+        try check(nvs_store_save_with_flags(handle, nil, options.rawValue))
+    }
+
+    /// Replace every row with the bound archive's contents (same dimensions and normalize
+    /// setting required). On failure the store is unchanged.
+    public func reload(options: OpenOptions = []) throws {
+        try check(nvs_store_reload_with_flags(handle, options.rawValue))
+    }
+
+    /// The absolute path the store is bound to (by `open` or `save(to:)`), or nil.
+    public var filePath: String? {
+        var needed = 0
+        var status = nvs_store_file_path(handle, nil, 0, &needed)
+        // The binding may change between the calls (another thread saving elsewhere): loop.
+        while status == VectorStoreError.Code.bufferTooSmall.rawValue {
+            var buffer = [CChar](repeating: 0, count: needed + 1)
+            status = buffer.withUnsafeMutableBufferPointer { nvs_store_file_path(handle, $0.baseAddress, $0.count, &needed) }
+            if status == 0 {
+                return String(decoding: buffer[..<needed].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+        }
+        return nil
+    }
+
+    // MARK: Conversions
+
+    /// Search options for the C call; `body` also gets top_k as a count.
+    private func withOptions<R>(topK: Int, threshold: Double?, withinRows: [Int]?,
+                                _ body: (UnsafePointer<nvs_search_options>, Int) throws -> R) throws -> R {
+        var options = nvs_search_options_default()
+        options.top_k = try size(topK, "topK")
+        if let threshold {
+            options.threshold = threshold
+            options.has_threshold = true
+        }
+        guard let withinRows else { return try body(&options, options.top_k) }
+        return try withinRows.withUnsafeBufferPointer { rows in
+            options.has_within_rows = true
+            options.within_rows = rows.baseAddress
+            options.within_rows_len = rows.count
+            return try body(&options, options.top_k)
+        }
+    }
+
+    /// Nested rows to one row-major array. A row of the wrong length is a conversion error: the
+    /// library only sees the total length, and ragged rows could add up to a valid one.
+    private func flatten(_ rows: [[Float]], what: String) throws -> [Float] {
+        let dims = dimensions
+        var flat: [Float] = []
+        flat.reserveCapacity(rows.count * dims)
+        for (i, row) in rows.enumerated() {
+            guard row.count == dims else {
+                throw VectorStoreError(code: .dimensionMismatch,
+                                       message: "\(what) \(i) has \(row.count) dimensions, the store has \(dims)")
+            }
+            flat.append(contentsOf: row)
+        }
+        return flat
+    }
+}
+
+extension VectorHit {
+    init(_ hit: nvs_hit) {
+        self.init(index: hit.index, id: hit.id, value: hit.value)
+    }
+}
+
+/// Calls `body` with a pointer and count: NULL for nil, and never NULL for an array that is
+/// present (even empty), because the C API reads NULL ids as "use row indexes".
+private func withOptionalBuffer<R>(_ array: [UInt64]?, _ body: (UnsafePointer<UInt64>?, Int) throws -> R) rethrows -> R {
+    guard let array else { return try body(nil, 0) }
+    return try array.withUnsafeBufferPointer { try withOptionalBuffer($0, body) }
+}
+
+private func withOptionalBuffer<R>(_ buffer: UnsafeBufferPointer<UInt64>?,
+                                   _ body: (UnsafePointer<UInt64>?, Int) throws -> R) rethrows -> R {
+    guard let buffer else { return try body(nil, 0) }
+    if let base = buffer.baseAddress { return try body(base, buffer.count) }
+    var empty: UInt64 = 0
+    return try withUnsafePointer(to: &empty) { try body($0, 0) }
+}

@@ -1,0 +1,215 @@
+import NativeVectorStore
+
+/// Runs the shared conformance cases (tests/conformance/README.md) through the Swift API: each
+/// line is one call (`VectorStore(dimensions:normalize:)`, flat `add`, `count`, `get`, `search`).
+/// Returns how many cases ran and one message per mismatch or malformed line.
+func runConformanceCases(_ text: String, source: String) -> (cases: Int, failures: [String]) {
+    var failures: [String] = []
+    var cases = 0
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+        line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+    }
+    var caseName = ""
+    var store: VectorStore?
+    var skipping = false  // after an expected store failure, or a broken case, until `end`
+    var i = 0
+
+    while i < lines.count {
+        let tokens = lines[i]
+        let lineNumber = i + 1
+        i += 1
+        guard let op = tokens.first, !op.hasPrefix("#") else { continue }
+        let at = "\(source):\(lineNumber) [\(caseName)]"
+        func fail(_ message: String) { failures.append("\(at): \(message)") }
+
+        if op == "case" {
+            caseName = tokens.count > 1 ? tokens[1] : "?"
+            store = nil
+            skipping = false
+            cases += 1
+            continue
+        }
+        if op == "end" {
+            store = nil
+            skipping = false
+            continue
+        }
+        if skipping { continue }
+
+        var reader = TokenReader(tokens: tokens, index: 1)
+        do {
+            switch op {
+            case "store":
+                let dims = try reader.int()
+                let normalize = try reader.int() != 0
+                let want = try reader.word()
+                let (got, created) = outcome { try VectorStore(dimensions: dims, normalize: normalize) }
+                if got != want { fail("store: status \(got), want \(want)") }
+                store = created
+                skipping = created == nil
+            case "add":
+                let store = try current(store)
+                let want = try reader.word()
+                let values = try reader.floats(count: try reader.int())
+                let ids = try reader.dashOr { r in try (0..<r.int()).map { _ in try r.uint64() } }
+                let (got, _) = outcome { try store.add(values, ids: ids) }
+                if got != want { fail("add: status \(got), want \(want)") }
+            case "len":
+                let want = try reader.int()
+                let got = try current(store).count
+                if got != want { fail("len: \(got), want \(want)") }
+            case "get":
+                let store = try current(store)
+                let index = try reader.int()
+                let want = try reader.word()
+                let (status, result) = outcome { try store.get(index) }
+                // get returns nil past the end, where the C call says NOT_FOUND.
+                let row = result ?? nil
+                let got = status == "OK" && row == nil ? "NOT_FOUND" : status
+                if got != want {
+                    fail("get \(index): status \(got), want \(want)")
+                } else if let row {
+                    let id = try reader.uint64()
+                    let vector = try reader.floats(count: store.dimensions)
+                    if row.id != id { fail("get \(index): id \(row.id), want \(id)") }
+                    if row.vector.count != vector.count || !zip(row.vector, vector).allSatisfy({ close(Double($0), Double($1)) }) {
+                        fail("get \(index): vector \(row.vector), want \(vector)")
+                    }
+                }
+            case "search":
+                let store = try current(store)
+                let metricName = try reader.word()
+                guard let metric = VectorStore.Metric(name: metricName) else { throw Malformed("metric \(metricName)") }
+                let want = try reader.word()
+                let topK = try reader.int()
+                let threshold = try reader.dashOr { try $0.double() }
+                let within = try reader.dashOr { r in try (0..<r.int()).map { _ in try r.int() } }
+                let query = try reader.floats(count: try reader.int())
+                var expected: [VectorHit] = []
+                while i < lines.count, lines[i].first == "hit" {
+                    var hit = TokenReader(tokens: lines[i], index: 1)
+                    expected.append(VectorHit(index: try hit.int(), id: try hit.uint64(), value: try hit.double()))
+                    try hit.finish()
+                    i += 1
+                }
+                let (got, hits) = outcome {
+                    try store.search(query, metric: metric, topK: topK, threshold: threshold, withinRows: within)
+                }
+                if got != want {
+                    fail("search \(metricName): status \(got), want \(want)")
+                } else if let hits {
+                    let same = hits.count == expected.count && zip(hits, expected).allSatisfy {
+                        $0.index == $1.index && $0.id == $1.id && close($0.value, $1.value)
+                    }
+                    if !same { fail("search \(metricName): hits \(describe(hits)), want \(describe(expected))") }
+                }
+            case "hit":
+                throw Malformed("hit without a preceding OK search")
+            default:
+                throw Malformed("unknown operation \(op)")
+            }
+            try reader.finish()
+        } catch {
+            fail("\(error)")
+            skipping = true
+        }
+    }
+    return (cases, failures)
+}
+
+/// The status name a call ends with ("OK" or the error's C name) and its result.
+private func outcome<T>(_ body: () throws -> T) -> (String, T?) {
+    do {
+        return ("OK", try body())
+    } catch let error as VectorStoreError {
+        return (error.code.name, nil)
+    } catch {
+        return ("not a VectorStoreError: \(error)", nil)
+    }
+}
+
+private func close(_ got: Double, _ want: Double) -> Bool {
+    if got.isNaN || want.isNaN { return got.isNaN && want.isNaN }
+    return abs(got - want) <= 1e-5 * max(1, abs(want))
+}
+
+private func describe(_ hits: [VectorHit]) -> String {
+    "[" + hits.map { "(\($0.index), \($0.id), \($0.value))" }.joined(separator: ", ") + "]"
+}
+
+private func current(_ store: VectorStore?) throws -> VectorStore {
+    guard let store else { throw Malformed("operation before a successful `store` line") }
+    return store
+}
+
+private struct Malformed: Error, CustomStringConvertible {
+    let description: String
+    init(_ what: String) { description = "malformed line: \(what)" }
+}
+
+private struct TokenReader {
+    let tokens: [String]
+    var index: Int
+
+    func peek() throws -> String {
+        guard index < tokens.count else { throw Malformed("line ends early") }
+        return tokens[index]
+    }
+
+    mutating func word() throws -> String {
+        let token = try peek()
+        index += 1
+        return token
+    }
+
+    mutating func int() throws -> Int {
+        let token = try word()
+        guard let value = Int(token) else { throw Malformed("not an integer: \(token)") }
+        return value
+    }
+
+    mutating func uint64() throws -> UInt64 {
+        let token = try word()
+        guard let value = UInt64(token) else { throw Malformed("not a uint64: \(token)") }
+        return value
+    }
+
+    mutating func double() throws -> Double {
+        let token = try word()
+        guard let value = Double(token) else { throw Malformed("not a number: \(token)") }
+        return value
+    }
+
+    /// `-` for "none", else what `parse` reads.
+    mutating func dashOr<T>(_ parse: (inout TokenReader) throws -> T) throws -> T? {
+        if try peek() == "-" {
+            index += 1
+            return nil
+        }
+        return try parse(&self)
+    }
+
+    /// `count` float32 values; decimal text rounds to the nearest float, which is exact here.
+    mutating func floats(count: Int) throws -> [Float] {
+        try (0..<count).map { _ in
+            let token = try word()
+            guard let value = Float(token) else { throw Malformed("not a float: \(token)") }
+            return value
+        }
+    }
+
+    func finish() throws {
+        if index != tokens.count { throw Malformed("\(tokens.count - index) extra tokens") }
+    }
+}
+
+extension VectorStore.Metric {
+    init?(name: String) {
+        switch name {
+        case "cosine": self = .cosine
+        case "dot": self = .dot
+        case "euclidean": self = .euclidean
+        default: return nil
+        }
+    }
+}
