@@ -17,27 +17,6 @@ final class PersistenceTests: XCTestCase {
 
     private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    /// The archive codec may still be a placeholder in a partial build of the core: skip then.
-    private func codec<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as VectorStoreError where error.message.contains("not built yet") {
-            throw XCTSkip("archive codec not built yet: \(error.message)")
-        }
-    }
-
-    /// `body` must fail with `code` (skipped while the codec is a placeholder, see `codec`).
-    private func assertFails<T>(_ code: VectorStoreError.Code, file: StaticString = #filePath, line: UInt = #line,
-                                _ body: () throws -> T) throws {
-        do {
-            _ = try body()
-            XCTFail("expected \(code.name), got success", file: file, line: line)
-        } catch let error as VectorStoreError {
-            if error.message.contains("not built yet") { throw XCTSkip("archive codec not built yet: \(error.message)") }
-            XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
-        }
-    }
-
     private func sampleStore() throws -> VectorStore {
         let store = try VectorStore(dimensions: 3)
         try store.add([[1, 0, 0], [3, 4, 0], [0, 0.5, 0.5]], ids: [10, UInt64.max, 12])
@@ -57,9 +36,9 @@ final class PersistenceTests: XCTestCase {
 
     func testSaveAndOpenRoundTrip() throws {
         let store = try sampleStore()
-        try codec { try store.save(to: path("rows.npz")) }
+        try store.save(to: path("rows.npz"))
         XCTAssertEqual(store.filePath, path("rows.npz"))
-        let opened = try codec { try VectorStore.open(path: path("rows.npz")) }
+        let opened = try VectorStore.open(path: path("rows.npz"))
         XCTAssertEqual(opened.filePath, path("rows.npz"))
         try assertSameRows(store, opened)
         XCTAssertEqual(try opened.cosineSearch([1, 1, 0]), try store.cosineSearch([1, 1, 0]))
@@ -68,102 +47,102 @@ final class PersistenceTests: XCTestCase {
     func testRawStoreRoundTrip() throws {
         let store = try VectorStore(dimensions: 2, normalize: false)
         try store.add([[3, 4], [0, 0], [-1.5, 2]])
-        try codec { try store.save(to: path("raw")) }
-        let opened = try codec { try VectorStore.open(path: path("raw")) }
+        try store.save(to: path("raw"))
+        let opened = try VectorStore.open(path: path("raw"))
         XCTAssertFalse(opened.normalize)
         try assertSameRows(store, opened)
     }
 
     func testNpzSuffixIsAdded() throws {
         let store = try sampleStore()
-        try codec { try store.save(to: path("plain")) }
+        try store.save(to: path("plain"))
         XCTAssertEqual(store.filePath, path("plain.npz"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("plain.npz")))
-        XCTAssertEqual(try codec { try VectorStore.open(path: path("plain")) }.count, 3)
+        XCTAssertEqual(try VectorStore.open(path: path("plain")).count, 3)
     }
 
     func testSaveToBoundPathAndReload() throws {
         let writer = try sampleStore()
-        try codec { try writer.save(to: path("shared.npz")) }
-        let reader = try codec { try VectorStore.open(path: path("shared.npz")) }
+        try writer.save(to: path("shared.npz"))
+        let reader = try VectorStore.open(path: path("shared.npz"))
         try writer.add([[0, 1, 0]], ids: [99])
-        try codec { try writer.save() }
+        try writer.save()
         XCTAssertEqual(reader.count, 3)
-        try codec { try reader.reload() }
+        try reader.reload()
         XCTAssertEqual(reader.count, 4)
         XCTAssertEqual(try reader.get(3)?.id, 99)
     }
 
     func testOpenBytes() throws {
         let store = try sampleStore()
-        try codec { try store.save(to: path("bytes.npz")) }
+        try store.save(to: path("bytes.npz"))
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("bytes.npz"))))
-        let opened = try codec { try VectorStore.open(bytes: bytes) }
+        let opened = try VectorStore.open(bytes: bytes)
         XCTAssertNil(opened.filePath)
         try assertSameRows(store, opened)
-        try assertFails(.format) { try VectorStore.open(bytes: Array(bytes.prefix(bytes.count / 2))) }
-        try assertFails(.format) { try VectorStore.open(bytes: Array("not a zip file".utf8)) }
-        try assertFails(.format) { try VectorStore.open(bytes: []) }
+        assertThrows(.format) { try VectorStore.open(bytes: Array(bytes.prefix(bytes.count / 2))) }
+        assertThrows(.format) { try VectorStore.open(bytes: Array("not a zip file".utf8)) }
+        assertThrows(.format) { try VectorStore.open(bytes: []) }
     }
 
     func testSaveOptions() throws {
         let store = try VectorStore(dimensions: 8, normalize: false)
         try store.add([Float](repeating: 0.25, count: 8 * 200), ids: (0..<200).map { UInt64($0) * 3 })
-        try codec { try store.save(to: path("packed.npz")) }
-        try codec { try store.save(to: path("loose.npz"), options: [.uncompressed]) }
-        try codec { try store.save(to: path("pickled.npz"), options: [.pickledMetadata]) }
+        try store.save(to: path("packed.npz"))
+        try store.save(to: path("loose.npz"), options: [.uncompressed])
+        try store.save(to: path("pickled.npz"), options: [.pickledMetadata])
         let size = { (name: String) -> Int in
             (try? FileManager.default.attributesOfItem(atPath: self.path(name))[.size] as? Int) ?? -1
         }
         XCTAssertGreaterThan(size("loose.npz"), size("packed.npz"))
         for name in ["packed.npz", "loose.npz", "pickled.npz"] {
-            try assertSameRows(store, try codec { try VectorStore.open(path: path(name)) })
+            try assertSameRows(store, try VectorStore.open(path: path(name)))
         }
         XCTAssertEqual(store.filePath, path("pickled.npz"), "the last save binds")
-        try assertSameRows(store, try codec { try VectorStore.open(path: path("pickled"), options: [.rowIndexMetadata]) })
+        try assertSameRows(store, try VectorStore.open(path: path("pickled"), options: [.rowIndexMetadata]))
     }
 
     func testUnknownFlags() throws {
         let store = try sampleStore()
-        try assertFails(.invalidArgument) { try store.save(to: path("x.npz"), options: VectorStore.SaveOptions(rawValue: 0x80)) }
-        try assertFails(.invalidArgument) { try VectorStore.open(path: path("x.npz"), options: VectorStore.OpenOptions(rawValue: 0x80)) }
+        assertThrows(.invalidArgument) { try store.save(to: path("x.npz"), options: VectorStore.SaveOptions(rawValue: 0x80)) }
+        assertThrows(.invalidArgument) { try VectorStore.open(path: path("x.npz"), options: VectorStore.OpenOptions(rawValue: 0x80)) }
         XCTAssertNil(store.filePath)
     }
 
     func testNoBoundPath() throws {
         let store = try sampleStore()
-        try assertFails(.noBoundPath) { try store.save() }
-        try assertFails(.noBoundPath) { try store.reload() }
+        assertThrows(.noBoundPath) { try store.save() }
+        assertThrows(.noBoundPath) { try store.reload() }
         XCTAssertEqual(store.count, 3)
         XCTAssertNil(store.filePath)
     }
 
     func testOpenMissingFile() throws {
-        try assertFails(.io) { try VectorStore.open(path: path("missing.npz")) }
+        assertThrows(.io) { try VectorStore.open(path: path("missing.npz")) }
     }
 
     func testFailedSaveKeepsFileAndBinding() throws {
         let store = try sampleStore()
-        try codec { try store.save(to: path("kept.npz")) }
-        try assertFails(.io) { try store.save(to: path("no/such/folder/x.npz")) }
+        try store.save(to: path("kept.npz"))
+        assertThrows(.io) { try store.save(to: path("no/such/folder/x.npz")) }
         XCTAssertEqual(store.filePath, path("kept.npz"))
     }
 
     func testReloadFailuresChangeNothing() throws {
         let store = try sampleStore()
-        try codec { try store.save(to: path("mine.npz")) }
+        try store.save(to: path("mine.npz"))
         // Another writer replaces the file with an archive of other dimensions, then of the
         // other normalize setting.
         let other = try VectorStore(dimensions: 2)
         try other.add([[1, 0]])
-        try codec { try other.save(to: path("mine.npz")) }
-        try assertFails(.dimensionMismatch) { try store.reload() }
+        try other.save(to: path("mine.npz"))
+        assertThrows(.dimensionMismatch) { try store.reload() }
         let raw = try VectorStore(dimensions: 3, normalize: false)
         try raw.add([[1, 2, 3]])
-        try codec { try raw.save(to: path("mine.npz")) }
-        try assertFails(.invalidArgument) { try store.reload() }
+        try raw.save(to: path("mine.npz"))
+        assertThrows(.invalidArgument) { try store.reload() }
         try FileManager.default.removeItem(atPath: path("mine.npz"))
-        try assertFails(.io) { try store.reload() }
+        assertThrows(.io) { try store.reload() }
         XCTAssertEqual(store.count, 3)
         XCTAssertEqual(try store.get(1)?.id, UInt64.max)
         XCTAssertEqual(store.filePath, path("mine.npz"))
