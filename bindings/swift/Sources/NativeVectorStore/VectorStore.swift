@@ -132,6 +132,8 @@ public final class VectorStore: @unchecked Sendable {
     /// Copy `count` rows starting at row `start` (`.outOfRange` past the end).
     public func readRows(start: Int, count: Int) throws -> (vectors: [[Float]], ids: [UInt64]) {
         let count = try size(count, "count")
+        // Let the library check the range before allocating for it (NULL buffers: check only).
+        try check(nvs_store_read_rows(handle, start, count, nil, 0, nil, 0))
         let dims = dimensions
         var flat = [Float](repeating: 0, count: count * dims)
         var ids = [UInt64](repeating: 0, count: count)

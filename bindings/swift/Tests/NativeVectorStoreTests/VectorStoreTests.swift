@@ -179,6 +179,8 @@ final class VectorStoreTests: XCTestCase {
         let none = try store.readRows(start: 4, count: 0)
         XCTAssertEqual(none.vectors, [])
         assertThrows(.outOfRange) { try store.readRows(start: 3, count: 2) }
+        assertThrows(.outOfRange) { try store.readRows(start: 0, count: Int.max) }
+        assertThrows(.outOfRange) { try store.readRows(start: -1, count: 1) }
         assertThrows(.invalidArgument) { try store.readRows(start: 0, count: -1) }
     }
 
