@@ -1,0 +1,440 @@
+package nvs
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The shared conformance cases (tests/conformance/*.cases, format in the README there) run
+// through the Go API: each line is one call, and statuses, hits and values must match what
+// the C runner sees.
+
+const conformanceGlob = "../../tests/conformance/*.cases"
+
+func TestConformance(t *testing.T) {
+	files, err := filepath.Glob(conformanceGlob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no conformance cases found at %s", conformanceGlob)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			cases, failures := runCasesFile(t, file)
+			for _, f := range failures {
+				t.Error(f)
+			}
+			if cases == 0 {
+				t.Errorf("%s holds no cases", file)
+			}
+		})
+	}
+}
+
+// The runner itself: a sample file passes, and a file with wrong expectations is caught
+// line by line (a runner that accepted anything would fail here).
+func TestConformanceRunner(t *testing.T) {
+	cases, failures := runCasesFile(t, "testdata/sample.cases")
+	if cases != 4 || len(failures) != 0 {
+		t.Fatalf("sample.cases: %d cases, failures %q", cases, failures)
+	}
+	cases, failures = runCasesFile(t, "testdata/wrong.cases")
+	wantLines := []string{":4:", ":5:", ":6:", ":8:", ":10:", ":16:", ":17:", ":21:"}
+	if cases != 2 || len(failures) != len(wantLines) {
+		t.Fatalf("wrong.cases: %d cases, want 2; failures (want %d):\n%s", cases, len(wantLines), strings.Join(failures, "\n"))
+	}
+	for i, w := range wantLines {
+		if !strings.Contains(failures[i], w) {
+			t.Errorf("failure %d %q, want one at line %s", i, failures[i], w)
+		}
+	}
+}
+
+// statusOf names the status an error carries, as nvs_status_name does.
+func statusOf(err error) string {
+	if err == nil {
+		return "OK"
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status.String()
+	}
+	return "GO_ERROR(" + err.Error() + ")"
+}
+
+type caseLine struct {
+	file string
+	no   int
+	toks []string
+	pos  int
+}
+
+func (l *caseLine) where() string { return fmt.Sprintf("%s:%d:", l.file, l.no) }
+
+func (l *caseLine) next() (string, error) {
+	if l.pos >= len(l.toks) {
+		return "", fmt.Errorf("%s line ends early: %q", l.where(), strings.Join(l.toks, " "))
+	}
+	l.pos++
+	return l.toks[l.pos-1], nil
+}
+
+func (l *caseLine) int() (int, error) {
+	s, err := l.next()
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s bad integer %q", l.where(), s)
+	}
+	return n, nil
+}
+
+func (l *caseLine) u64() (uint64, error) {
+	s, err := l.next()
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s bad id %q", l.where(), s)
+	}
+	return n, nil
+}
+
+func (l *caseLine) float() (float64, error) {
+	s, err := l.next()
+	if err != nil {
+		return 0, err
+	}
+	f, err := strconv.ParseFloat(s, 64) // accepts nan, inf, -inf
+	if err != nil {
+		return 0, fmt.Errorf("%s bad number %q", l.where(), s)
+	}
+	return f, nil
+}
+
+func (l *caseLine) floats32(n int) ([]float32, error) {
+	v := make([]float32, n)
+	for i := range v {
+		f, err := l.float()
+		if err != nil {
+			return nil, err
+		}
+		v[i] = float32(f)
+	}
+	return v, nil
+}
+
+func (l *caseLine) done() error {
+	if l.pos != len(l.toks) {
+		return fmt.Errorf("%s unexpected tokens %q", l.where(), l.toks[l.pos:])
+	}
+	return nil
+}
+
+// runCasesFile runs every case of a file and returns the number of cases and one message
+// per mismatch. A malformed file stops the test.
+func runCasesFile(t *testing.T, path string) (int, []string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []*caseLine
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for no := 1; sc.Scan(); no++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		lines = append(lines, &caseLine{file: path, no: no, toks: strings.Fields(text)})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cases := 0
+	var failures []string
+	for i := 0; i < len(lines); {
+		if lines[i].toks[0] != "case" || len(lines[i].toks) != 2 {
+			t.Fatalf("%s expected `case NAME`, got %q", lines[i].where(), lines[i].toks)
+		}
+		name := lines[i].toks[1]
+		j := i + 1
+		for j < len(lines) && lines[j].toks[0] != "end" {
+			j++
+		}
+		if j == len(lines) {
+			t.Fatalf("%s case %s has no `end`", lines[i].where(), name)
+		}
+		cases++
+		fails, err := runCase(name, lines[i+1:j])
+		if err != nil {
+			t.Fatal(err)
+		}
+		failures = append(failures, fails...)
+		i = j + 1
+	}
+	return cases, failures
+}
+
+// runCase runs one case's lines (between `case` and `end`). It returns the mismatches, or an
+// error for a malformed line.
+func runCase(name string, lines []*caseLine) (failures []string, err error) {
+	var s *Store
+	defer func() {
+		if s != nil {
+			s.Close()
+		}
+	}()
+	fail := func(l *caseLine, format string, args ...any) {
+		failures = append(failures, fmt.Sprintf("%s case %s: %s", l.where(), name, fmt.Sprintf(format, args...)))
+	}
+	// hits of the last OK search, consumed by the `hit` lines that follow it
+	var pending []Hit
+	var lastSearch *caseLine
+	flushHits := func(next *caseLine) {
+		if lastSearch != nil && len(pending) > 0 {
+			fail(lastSearch, "search returned %d more hits than expected: %v", len(pending), pending)
+		}
+		if next == nil || next.toks[0] != "hit" {
+			lastSearch, pending = nil, nil
+		}
+	}
+	for _, l := range lines {
+		verb, _ := l.next()
+		if verb != "hit" {
+			flushHits(l)
+		}
+		switch verb {
+		case "store":
+			dims, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			norm, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			want, err := l.next()
+			if err != nil {
+				return nil, err
+			}
+			if err := l.done(); err != nil {
+				return nil, err
+			}
+			got, err := New(dims, WithNormalize(norm == 1))
+			if statusOf(err) != want {
+				fail(l, "store: status %s (%v), want %s", statusOf(err), err, want)
+			}
+			if err == nil {
+				s = got
+			}
+		case "add":
+			want, err := l.next()
+			if err != nil {
+				return nil, err
+			}
+			n, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			vectors, err := l.floats32(n)
+			if err != nil {
+				return nil, err
+			}
+			var ids []uint64
+			if tok, err := l.next(); err != nil {
+				return nil, err
+			} else if tok != "-" {
+				nids, err := strconv.Atoi(tok)
+				if err != nil {
+					return nil, fmt.Errorf("%s bad id count %q", l.where(), tok)
+				}
+				ids = make([]uint64, nids) // non-nil even when empty: "no ids given"
+				for k := range ids {
+					if ids[k], err = l.u64(); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if err := l.done(); err != nil {
+				return nil, err
+			}
+			if s == nil {
+				fail(l, "add without a store")
+				continue
+			}
+			if err := s.Add(vectors, ids); statusOf(err) != want {
+				fail(l, "add: status %s (%v), want %s", statusOf(err), err, want)
+			}
+		case "len":
+			want, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			if err := l.done(); err != nil {
+				return nil, err
+			}
+			if s == nil {
+				fail(l, "len without a store")
+			} else if got := s.Len(); got != want {
+				fail(l, "len %d, want %d", got, want)
+			}
+		case "get":
+			index, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			want, err := l.next()
+			if err != nil {
+				return nil, err
+			}
+			var wantID uint64
+			var wantV []float32
+			if want == "OK" {
+				if wantID, err = l.u64(); err != nil {
+					return nil, err
+				}
+				if wantV, err = l.floats32(len(l.toks) - l.pos); err != nil {
+					return nil, err
+				}
+			}
+			if err := l.done(); err != nil {
+				return nil, err
+			}
+			if s == nil {
+				fail(l, "get without a store")
+				continue
+			}
+			v, id, err := s.Get(index)
+			if statusOf(err) != want {
+				fail(l, "get: status %s (%v), want %s", statusOf(err), err, want)
+				continue
+			}
+			if err != nil {
+				continue
+			}
+			if id != wantID || len(v) != len(wantV) {
+				fail(l, "get: id %d with %d values, want id %d with %d", id, len(v), wantID, len(wantV))
+				continue
+			}
+			for k := range v {
+				if !near(float64(v[k]), float64(wantV[k])) {
+					fail(l, "get: value %d is %v, want %v", k, v[k], wantV[k])
+					break
+				}
+			}
+		case "search":
+			metricName, err := l.next()
+			if err != nil {
+				return nil, err
+			}
+			metric, err := ParseMetric(metricName)
+			if err != nil {
+				return nil, fmt.Errorf("%s %v", l.where(), err)
+			}
+			want, err := l.next()
+			if err != nil {
+				return nil, err
+			}
+			topK, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			opts := []SearchOption{TopK(topK)}
+			if tok, err := l.next(); err != nil {
+				return nil, err
+			} else if tok != "-" {
+				th, err := strconv.ParseFloat(tok, 64)
+				if err != nil {
+					return nil, fmt.Errorf("%s bad threshold %q", l.where(), tok)
+				}
+				if metric == Euclidean {
+					opts = append(opts, MaxValue(th))
+				} else {
+					opts = append(opts, MinValue(th))
+				}
+			}
+			if tok, err := l.next(); err != nil {
+				return nil, err
+			} else if tok != "-" {
+				count, err := strconv.Atoi(tok)
+				if err != nil {
+					return nil, fmt.Errorf("%s bad row count %q", l.where(), tok)
+				}
+				rows := make([]int, count)
+				for k := range rows {
+					if rows[k], err = l.int(); err != nil {
+						return nil, err
+					}
+				}
+				opts = append(opts, WithinRows(rows...))
+			}
+			qlen, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			query, err := l.floats32(qlen)
+			if err != nil {
+				return nil, err
+			}
+			if err := l.done(); err != nil {
+				return nil, err
+			}
+			if s == nil {
+				fail(l, "search without a store")
+				continue
+			}
+			hits, err := s.Search(metric, query, opts...)
+			if statusOf(err) != want {
+				fail(l, "search: status %s (%v), want %s", statusOf(err), err, want)
+				continue
+			}
+			lastSearch, pending = l, hits
+		case "hit":
+			index, err := l.int()
+			if err != nil {
+				return nil, err
+			}
+			id, err := l.u64()
+			if err != nil {
+				return nil, err
+			}
+			value, err := l.float()
+			if err != nil {
+				return nil, err
+			}
+			if err := l.done(); err != nil {
+				return nil, err
+			}
+			if lastSearch == nil {
+				fail(l, "hit %d %d %v without a successful search before it", index, id, value)
+				continue
+			}
+			if len(pending) == 0 {
+				fail(l, "search returned fewer hits than expected: no hit for %d %d %v", index, id, value)
+				continue
+			}
+			got := pending[0]
+			pending = pending[1:]
+			if got.Index != index || got.ID != id || !near(got.Value, value) {
+				fail(l, "hit %+v, want index %d id %d value %v", got, index, id, value)
+			}
+		default:
+			return nil, fmt.Errorf("%s unknown line %q", l.where(), l.toks)
+		}
+	}
+	flushHits(nil)
+	return failures, nil
+}

@@ -1,0 +1,7 @@
+module github.com/native-vector-store/nvs/examples/go
+
+go 1.24
+
+require github.com/native-vector-store/nvs/bindings/go v0.0.0
+
+replace github.com/native-vector-store/nvs/bindings/go => ../../bindings/go
