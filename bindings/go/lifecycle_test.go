@@ -55,7 +55,7 @@ func TestNilStore(t *testing.T) {
 	wantErr(t, s.Close(), ErrNullArgument)
 	_, err := s.CosineSearch([]float32{1})
 	wantErr(t, err, ErrNullArgument)
-	if s.Len() != 0 {
+	if s.Len() != 0 || s.Dimensions() != 0 || s.Normalize() {
 		t.Fatal("nil store has rows")
 	}
 }

@@ -294,3 +294,26 @@ func TestMetricNames(t *testing.T) {
 	_, err := ParseMetric("manhattan")
 	wantErr(t, err, ErrInvalidArgument)
 }
+
+// The copying path used where Hit and nvs_hit differ in layout (32-bit platforms) gives the
+// same results as the direct path used on 64-bit ones.
+func TestHitCopyPath(t *testing.T) {
+	if !hitLayoutOK {
+		t.Skip("this platform already uses the copying path")
+	}
+	s := axes(t)
+	queries := []float32{0.9, 0.1, 0, 0, 1, 1}
+	direct, err1 := s.Search(Dot, queries[:3], TopK(2))
+	directBatch, err2 := s.SearchBatch(Euclidean, queries)
+	hitLayoutOK = false
+	copied, err3 := s.Search(Dot, queries[:3], TopK(2))
+	copiedBatch, err4 := s.SearchBatch(Euclidean, queries)
+	hitLayoutOK = true
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(direct, copied) || len(directBatch) != 2 ||
+		!slices.Equal(directBatch[0], copiedBatch[0]) || !slices.Equal(directBatch[1], copiedBatch[1]) {
+		t.Fatalf("direct %v %v, copied %v %v", direct, directBatch, copied, copiedBatch)
+	}
+}

@@ -236,11 +236,16 @@ func (s *Store) Close() error {
 }
 
 // Dimensions returns the number of values in each row. It keeps answering after Close.
-func (s *Store) Dimensions() int { return s.dims }
+func (s *Store) Dimensions() int {
+	if s == nil {
+		return 0
+	}
+	return s.dims
+}
 
 // Normalize reports whether the store keeps rows as unit vectors and normalizes queries. It
 // keeps answering after Close.
-func (s *Store) Normalize() bool { return s.normalize }
+func (s *Store) Normalize() bool { return s != nil && s.normalize }
 
 // Len returns the number of rows (0 after Close).
 func (s *Store) Len() int {
