@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// A scored row. `value` is never NaN (inputs are validated finite and overflow is recomputed
-/// in f64), so `total_cmp` and `==` agree on every value we see.
+/// in f64).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
     pub value: f64,
@@ -15,11 +15,10 @@ pub struct Scored {
 /// `Ordering::Less` means `a` ranks before `b`.
 #[inline]
 fn rank(a: &Scored, b: &Scored, descending: bool) -> Ordering {
-    let by_value = if descending {
-        b.value.total_cmp(&a.value)
-    } else {
-        a.value.total_cmp(&b.value)
-    };
+    // partial_cmp, not total_cmp: -0.0 and 0.0 are the same value and must tie (a kernel may
+    // produce either sign for an exact zero).
+    let by_value = if descending { b.value.partial_cmp(&a.value) } else { a.value.partial_cmp(&b.value) };
+    let by_value = by_value.unwrap_or(Ordering::Equal);
     by_value.then(a.index.cmp(&b.index))
 }
 
@@ -115,6 +114,16 @@ mod tests {
         });
         idx.truncate(k);
         idx
+    }
+
+    #[test]
+    fn negative_zero_ties_with_zero() {
+        let mut t = TopK::new(2, true);
+        t.push(0.0, 5);
+        t.push(-0.0, 3);
+        t.push(-1.0, 0);
+        let got: Vec<usize> = t.into_sorted().iter().map(|s| s.index).collect();
+        assert_eq!(got, vec![3, 5]);
     }
 
     #[test]
