@@ -12,7 +12,7 @@
 #   NVS_CARGO_TARGET_DIR    cargo's target directory (default: <build dir>/cargo, so CMake
 #                           never writes into the source tree and builds with different
 #                           settings do not fight over one directory)
-#   NVS_CARGO_FLAGS         extra arguments for `cargo rustc` (a list), e.g. --locked
+#   NVS_CARGO_FLAGS         extra arguments for `cargo build` (a list), e.g. --locked
 #   NVS_NATIVE_STATIC_LIBS  the system libraries a Rust staticlib needs, as rustc prints them
 #                           with --print native-static-libs (detected at configure time)
 
@@ -103,13 +103,7 @@ else()
   set(NVS_STATIC_NAME "libnvs.a")
 endif()
 
-# rustc gives a Linux cdylib no SONAME, so programs would record the library's full build
-# path as their dependency. Give it one; -C link-arg only reaches the cdylib link (the static
-# library is not linked), and `cargo rustc` passes it to this crate only, not to dependencies.
-set(_nvs_rustc_args "")
-if(NOT WIN32 AND NOT APPLE)
-  set(_nvs_rustc_args -- -C "link-arg=-Wl,-soname,${NVS_SHARED_NAME}")
-endif()
+# The library's SONAME / install name is set by build.rs, so plain `cargo build` suffices.
 
 set(_release_dir "${NVS_CARGO_TARGET_DIR}/release")
 set(_debug_dir "${NVS_CARGO_TARGET_DIR}/debug")
@@ -121,12 +115,11 @@ if(WIN32)
 endif()
 
 add_custom_target(nvs_cargo ALL
-  COMMAND "${NVS_CARGO}" rustc --lib
+  COMMAND "${NVS_CARGO}" build --lib
           --manifest-path "${NVS_SOURCE_DIR}/Cargo.toml"
           --target-dir "${NVS_CARGO_TARGET_DIR}"
           "$<IF:$<CONFIG:Debug>,--profile=dev,--release>"
           ${NVS_CARGO_FLAGS}
-          ${_nvs_rustc_args}
   BYPRODUCTS ${_byproducts}
   WORKING_DIRECTORY "${NVS_SOURCE_DIR}"
   COMMENT "cargo: building the nvs library"
