@@ -6,14 +6,17 @@
 use std::sync::OnceLock;
 
 use crate::error::{fail, Result};
-use crate::kernels;
+use crate::kernels::{self, Kernel, Op};
 use crate::store::{Hit, Metric, Rows, SearchOptions, VectorStore};
 use crate::topk::TopK;
 
 /// Rows scanned per kernel call: small enough that the value buffer stays in L1.
 const BLOCK_ROWS: usize = 256;
-/// Below this many f32 values (rows x dims) one thread is faster than spawning workers.
+/// Below this many f32 values (rows x dims, 16 MiB: about 10k rows of 384 dimensions) one
+/// thread is faster than spawning workers.
 const PARALLEL_MIN_VALUES: usize = 4 << 20;
+/// Queries per batch tile pass: their rows (96 KiB at 384 dimensions) stay in L2.
+const QUERY_GROUP: usize = 64;
 /// f32 results with a magnitude below this may have lost precision to underflow.
 const TINY: f32 = 1e-30;
 
@@ -138,26 +141,33 @@ impl<'a> Plan<'a> {
         if n == 0 {
             return Vec::new();
         }
+        let kernel = Kernel::active();
         let workers = self.worker_count(n.div_ceil(BLOCK_ROWS));
         let top = if workers <= 1 {
             let mut top = TopK::new(self.top_k, self.metric.descending());
-            self.scan(query, 0, n, &mut top);
+            self.scan(kernel, query, 0, n, &mut top);
             top
         } else {
             let per = n.div_ceil(workers).div_ceil(BLOCK_ROWS) * BLOCK_ROWS;
+            let parts: Vec<_> = (0..workers)
+                .map(|w| (w * per).min(n)..((w + 1) * per).min(n))
+                .filter(|r| !r.is_empty())
+                .collect();
             std::thread::scope(|s| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|w| (w * per).min(n)..((w + 1) * per).min(n))
-                    .filter(|r| !r.is_empty())
+                // The calling thread scans the first part itself instead of waiting idle.
+                let handles: Vec<_> = parts[1..]
+                    .iter()
+                    .cloned()
                     .map(|r| {
                         s.spawn(move || {
                             let mut top = TopK::new(self.top_k, self.metric.descending());
-                            self.scan(query, r.start, r.end, &mut top);
+                            self.scan(kernel, query, r.start, r.end, &mut top);
                             top
                         })
                     })
                     .collect();
                 let mut top = TopK::new(self.top_k, self.metric.descending());
+                self.scan(kernel, query, parts[0].start, parts[0].end, &mut top);
                 for h in handles {
                     // A worker only panics on a bug; re-raise it on this thread so the FFI
                     // boundary turns it into an internal error.
@@ -173,78 +183,158 @@ impl<'a> Plan<'a> {
         if self.candidates() == 0 {
             return queries.iter().map(|_| Vec::new()).collect();
         }
+        // Batches are compute-bound: split the queries, every worker streams all rows.
         let workers = self.worker_count(queries.len());
         if workers <= 1 {
             return self.scan_batch(queries);
         }
         let per = queries.len().div_ceil(workers);
         std::thread::scope(|s| {
-            let handles: Vec<_> = queries.chunks(per).map(|part| s.spawn(move || self.scan_batch(part))).collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+            let mut parts = queries.chunks(per);
+            let first = parts.next().unwrap_or_default();
+            let handles: Vec<_> = parts.map(|part| s.spawn(move || self.scan_batch(part))).collect();
+            let mut all = self.scan_batch(first);
+            for h in handles {
+                all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            all
         })
     }
 
-    /// Queries share each block of rows while it is in cache (a blocked matrix product).
+    fn op(&self) -> Op {
+        match self.metric {
+            Metric::Euclidean => Op::L2sq,
+            Metric::Dot | Metric::Cosine => Op::Dot,
+        }
+    }
+
+    /// The store row at candidate position `pos`.
+    #[inline]
+    fn row_at(&self, pos: usize) -> usize {
+        match self.within_rows {
+            None => pos,
+            Some(within) => within[pos],
+        }
+    }
+
+    /// Point `refs` at the rows of candidates `start..start + refs.len()`, in place (a
+    /// prefilter costs only its selected rows: nothing is copied).
+    fn gather<'r>(&'r self, start: usize, refs: &mut [&'r [f32]]) {
+        let d = self.dimensions;
+        let vectors = &self.rows.vectors;
+        match self.within_rows {
+            None => {
+                let block = &vectors[start * d..(start + refs.len()) * d];
+                for (r, row) in refs.iter_mut().zip(block.chunks_exact(d)) {
+                    *r = row;
+                }
+            }
+            Some(within) => {
+                for (r, &row) in refs.iter_mut().zip(&within[start..]) {
+                    *r = &vectors[row * d..(row + 1) * d];
+                }
+            }
+        }
+    }
+
+    /// Rows per batch tile: about 128 KiB of rows, so a tile read from memory once stays in
+    /// L2 while every query group passes over it; a multiple of the 3- and 6-row micro-kernels.
+    fn tile_rows(&self) -> usize {
+        let rows = (128 << 10) / (self.dimensions * 4).max(1);
+        (rows / 12 * 12).clamp(12, 240)
+    }
+
+    /// Queries share each tile of rows while it is in cache (a blocked matrix product); the
+    /// top-k of every query is updated tile by tile, so no score matrix is ever materialized.
     fn scan_batch(&self, queries: &[Query]) -> Vec<Vec<Hit>> {
+        if queries.is_empty() {
+            return Vec::new();
+        }
+        let kernel = Kernel::active();
+        let op = self.op();
         let mut tops: Vec<TopK> =
             queries.iter().map(|_| TopK::new(self.top_k, self.metric.descending())).collect();
+        let qrefs: Vec<&[f32]> = queries.iter().map(|q| &q.0[..]).collect();
         let n = self.candidates();
+        let rb = self.tile_rows();
+        let qb = QUERY_GROUP.min(queries.len());
+        let mut refs: Vec<&[f32]> = vec![&[]; rb];
+        let mut values = vec![0.0f32; qb * rb];
         let mut start = 0;
         while start < n {
-            let end = (start + BLOCK_ROWS / 4).min(n);
-            for (q, top) in queries.iter().zip(tops.iter_mut()) {
-                self.scan(q, start, end, top);
+            let m = rb.min(n - start);
+            self.gather(start, &mut refs[..m]);
+            if self.exact_cosine() {
+                for (q, top) in qrefs.iter().zip(tops.iter_mut()) {
+                    self.offer_exact_cosine(kernel, q, start, &refs[..m], top);
+                }
+                start += m;
+                continue;
             }
-            start = end;
+            for (qs, tops) in qrefs.chunks(qb).zip(tops.chunks_mut(qb)) {
+                let values = &mut values[..qs.len() * m];
+                kernel.scores_tile(op, qs, &refs[..m], values);
+                for ((q, top), vals) in qs.iter().zip(tops.iter_mut()).zip(values.chunks_exact(m)) {
+                    for (i, &raw) in vals.iter().enumerate() {
+                        self.offer(q, self.row_at(start + i), raw, top);
+                    }
+                }
+            }
+            start += m;
         }
         tops.into_iter().map(|t| self.hits(t)).collect()
     }
 
     /// Score candidates `from..to` (positions in the store or in `within_rows`) into `top`.
-    fn scan(&self, query: &Query, from: usize, to: usize, top: &mut TopK) {
-        let d = self.dimensions;
+    fn scan(&self, kernel: Kernel, query: &Query, from: usize, to: usize, top: &mut TopK) {
         let q = &query.0;
+        let op = self.op();
         let mut raw = [0.0f32; BLOCK_ROWS];
+        let mut refs: [&[f32]; BLOCK_ROWS] = [&[]; BLOCK_ROWS];
         let mut start = from;
         while start < to {
-            let end = (start + BLOCK_ROWS).min(to);
-            let out = &mut raw[..end - start];
-            match self.within_rows {
-                None => {
-                    let block = &self.rows.vectors[start * d..end * d];
-                    match self.metric {
-                        Metric::Euclidean => kernels::l2sq_block(q, block, out),
-                        _ => kernels::dot_block(q, block, out),
-                    }
-                    for (i, &r) in out.iter().enumerate() {
-                        self.offer(q, start + i, r, top);
-                    }
-                }
-                Some(within) => {
-                    for (o, &row) in out.iter_mut().zip(&within[start..end]) {
-                        let v = &self.rows.vectors[row * d..(row + 1) * d];
-                        let one = std::slice::from_mut(o);
-                        match self.metric {
-                            Metric::Euclidean => kernels::l2sq_block(q, v, one),
-                            _ => kernels::dot_block(q, v, one),
-                        }
-                    }
-                    for (&r, &row) in out.iter().zip(&within[start..end]) {
-                        self.offer(q, row, r, top);
-                    }
+            let m = BLOCK_ROWS.min(to - start);
+            self.gather(start, &mut refs[..m]);
+            if self.exact_cosine() {
+                self.offer_exact_cosine(kernel, q, start, &refs[..m], top);
+            } else {
+                kernel.scores(op, q, &refs[..m], &mut raw[..m]);
+                for (i, &r) in raw[..m].iter().enumerate() {
+                    self.offer(q, self.row_at(start + i), r, top);
                 }
             }
-            start = end;
+            start += m;
+        }
+    }
+
+    /// Raw-store cosine takes its dot in f64 (see [`Plan::value`]).
+    fn exact_cosine(&self) -> bool {
+        self.metric == Metric::Cosine && !self.normalized_store
+    }
+
+    /// Raw cosine for candidates `start..start + refs.len()`: f64 dots from the kernel (equal
+    /// to [`kernels::dot_f64`] bit for bit), divided by the row norm, rounded to f32.
+    fn offer_exact_cosine(&self, kernel: Kernel, q: &[f32], start: usize, refs: &[&[f32]], top: &mut TopK) {
+        let mut dots = [0.0f64; BLOCK_ROWS];
+        for (k, refs) in refs.chunks(BLOCK_ROWS).enumerate() {
+            let dots = &mut dots[..refs.len()];
+            kernel.dots_f64(q, refs, dots);
+            for (i, &dot) in dots.iter().enumerate() {
+                let row = self.row_at(start + k * BLOCK_ROWS + i);
+                self.keep((dot / self.rows.norms[row]) as f32 as f64, row, top);
+            }
         }
     }
 
     /// Turn a kernel result for `row` into the metric value, apply the threshold, keep top-k.
     #[inline]
     fn offer(&self, q: &[f32], row: usize, raw: f32, top: &mut TopK) {
-        let value = self.value(q, row, raw);
+        self.keep(self.value(q, row, raw), row, top);
+    }
+
+    /// Apply the threshold to a metric value and keep it if it ranks in the top-k.
+    #[inline]
+    fn keep(&self, value: f64, row: usize, top: &mut TopK) {
         if let Some(t) = self.threshold {
             let passes = if self.metric.descending() { value >= t } else { value <= t };
             if !passes {
@@ -293,16 +383,26 @@ impl<'a> Plan<'a> {
 }
 
 /// `within_rows` must be unique and inside the store. Duplicates are reported before range
-/// errors, as the reference does.
+/// errors, as the reference does. The cost follows the selection, not the store: a small
+/// selection of a big store is checked by sorting a copy instead of marking a bitmap of rows.
 fn check_within_rows(within: &[usize], len: usize) -> Result<()> {
-    let mut seen = vec![false; len];
+    if within.len().saturating_mul(64) < len {
+        check_within_rows_sorted(within, len)
+    } else {
+        check_within_rows_bitmap(within, len)
+    }
+}
+
+fn check_within_rows_bitmap(within: &[usize], len: usize) -> Result<()> {
+    let mut seen = vec![0u64; len.div_ceil(64)];
     let mut outside = Vec::new();
     for &r in within {
         if r < len {
-            if seen[r] {
+            let (word, bit) = (r / 64, 1u64 << (r % 64));
+            if seen[word] & bit != 0 {
                 fail!(InvalidArgument, "within_rows must contain unique row indexes (row {r} repeats)");
             }
-            seen[r] = true;
+            seen[word] |= bit;
         } else {
             outside.push(r);
         }
@@ -315,4 +415,60 @@ fn check_within_rows(within: &[usize], len: usize) -> Result<()> {
         fail!(OutOfRange, "within_rows contains row index {first} outside the store ({len} rows)");
     }
     Ok(())
+}
+
+/// Same verdicts and messages as the bitmap check: the in-range repeat reported is the one
+/// whose second occurrence comes first; then the smallest repeated out-of-range index; then
+/// the first out-of-range index.
+fn check_within_rows_sorted(within: &[usize], len: usize) -> Result<()> {
+    let mut sorted: Vec<(usize, usize)> = within.iter().copied().zip(0..).collect();
+    sorted.sort_unstable();
+    let mut repeat: Option<(usize, usize)> = None; // (second position, row)
+    let mut outside_repeat = None;
+    let mut first_outside: Option<(usize, usize)> = None; // (position, row)
+    for (i, &(row, pos)) in sorted.iter().enumerate() {
+        let again = i > 0 && sorted[i - 1].0 == row;
+        if row < len {
+            let second = again && (i < 2 || sorted[i - 2].0 != row);
+            if second && repeat.is_none_or(|(p, _)| pos < p) {
+                repeat = Some((pos, row));
+            }
+        } else {
+            if again && outside_repeat.is_none() {
+                outside_repeat = Some(row);
+            }
+            if first_outside.is_none_or(|(p, _)| pos < p) {
+                first_outside = Some((pos, row));
+            }
+        }
+    }
+    if let Some(r) = repeat.map(|(_, r)| r).or(outside_repeat) {
+        fail!(InvalidArgument, "within_rows must contain unique row indexes (row {r} repeats)");
+    }
+    if let Some((_, first)) = first_outside {
+        fail!(OutOfRange, "within_rows contains row index {first} outside the store ({len} rows)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_and_bitmap_prefilter_checks_agree() {
+        let mut x: u64 = 12345;
+        let mut next = |m: u64| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((x >> 33) % m) as usize
+        };
+        for _ in 0..20000 {
+            let len = next(12);
+            let k = next(8);
+            let within: Vec<usize> = (0..k).map(|_| next(16)).collect();
+            let a = check_within_rows_sorted(&within, len).map_err(|e| (e.kind, e.message));
+            let b = check_within_rows_bitmap(&within, len).map_err(|e| (e.kind, e.message));
+            assert_eq!(a, b, "within {within:?} len {len}");
+        }
+    }
 }

@@ -1,43 +1,328 @@
 //! Distance kernels over float32 rows.
 //!
 //! Every kernel has a portable implementation (`portable`) that the tests treat as the
-//! reference. Faster target-specific versions are chosen once at runtime (see `dispatch`).
-//! The search code only calls the block functions below, never a specific implementation.
+//! reference. Faster target-specific versions (AVX2+FMA and AVX-512 on x86-64, NEON on
+//! aarch64) share one algorithm (`simd.rs`) and are chosen once per process at runtime: the
+//! best one the CPU supports, or the one named by the `NVS_KERNEL` environment variable
+//! (`portable`, `avx2`, `avx512`, `neon`) when the CPU supports it. The search code calls
+//! [`Kernel::scores`] / [`Kernel::scores_tile`] on [`Kernel::active`], never an implementation.
+//!
+//! Within one implementation a (query, row) pair always gets the same value bit for bit,
+//! wherever the row sits in a block and whether it came from a single or a batch search.
+//! Implementations differ from each other only by float rounding.
+
+use std::sync::OnceLock;
 
 pub mod portable;
+mod simd;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+/// What a kernel computes for each (query, row) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// The dot product.
+    Dot,
+    /// The squared euclidean distance.
+    L2sq,
+}
+
+/// One implementation of the kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Plain Rust, auto-vectorized for the target's baseline (SSE2 on x86-64). Runs anywhere.
+    Portable,
+    /// x86-64 AVX2 + FMA, 8 lanes.
+    Avx2,
+    /// x86-64 AVX-512F (+DQ), 16 lanes.
+    Avx512,
+    /// aarch64 NEON, 4 lanes.
+    Neon,
+}
+
+/// Row pointers handed to an instruction-set kernel per call: bounds the stack arrays.
+const CHUNK: usize = 256;
+
+impl Kernel {
+    /// Every implementation, in order of preference (best last).
+    pub const ALL: [Kernel; 4] = [Kernel::Portable, Kernel::Neon, Kernel::Avx2, Kernel::Avx512];
+
+    /// The implementation this process uses, chosen on first use: `NVS_KERNEL` if it names a
+    /// supported implementation, else [`Kernel::best`].
+    pub fn active() -> Kernel {
+        static ACTIVE: OnceLock<Kernel> = OnceLock::new();
+        *ACTIVE.get_or_init(|| {
+            std::env::var("NVS_KERNEL")
+                .ok()
+                .and_then(|name| Kernel::from_name(name.trim()))
+                .filter(|k| k.is_supported())
+                .unwrap_or_else(Kernel::best)
+        })
+    }
+
+    /// The fastest implementation this CPU supports.
+    pub fn best() -> Kernel {
+        Kernel::ALL.into_iter().rev().find(|k| k.is_supported()).unwrap_or(Kernel::Portable)
+    }
+
+    /// Every implementation this CPU can run (the tests run each against the reference).
+    pub fn supported() -> Vec<Kernel> {
+        Kernel::ALL.into_iter().filter(|k| k.is_supported()).collect()
+    }
+
+    /// Whether this CPU can run the implementation.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512dq")
+                    && Kernel::Avx2.is_supported()
+            }
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// The name `NVS_KERNEL` accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+            Kernel::Neon => "neon",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kernel> {
+        Kernel::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Score `query` against each row: `out[i]` = op(query, rows[i]).
+    ///
+    /// Panics if a row's length differs from the query's, if `out.len() != rows.len()`, or if
+    /// this CPU does not support the implementation.
+    pub fn scores(self, op: Op, query: &[f32], rows: &[&[f32]], out: &mut [f32]) {
+        assert_eq!(out.len(), rows.len(), "one output per row");
+        let d = query.len();
+        assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the query");
+        assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
+        if self == Kernel::Portable {
+            return portable::scores(op, query, rows, out);
+        }
+        let mut ptrs = [std::ptr::null::<f32>(); CHUNK];
+        for (rows, out) in rows.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
+            for (p, r) in ptrs.iter_mut().zip(rows) {
+                *p = r.as_ptr();
+            }
+            // SAFETY: every pointer comes from a slice of exactly d floats (checked above), the
+            // query is d floats, out has one slot per row, and the CPU supports `self`.
+            unsafe { self.rows_unchecked(op, d, query.as_ptr(), &ptrs[..rows.len()], out) };
+        }
+    }
+
+    /// Score every query against every row: `out[q * rows.len() + r]` = op(queries[q],
+    /// rows[r]). Each value equals what [`Kernel::scores`] gives for that pair, bit for bit.
+    ///
+    /// Panics as [`Kernel::scores`] does, and if `out.len() != queries.len() * rows.len()`.
+    pub fn scores_tile(self, op: Op, queries: &[&[f32]], rows: &[&[f32]], out: &mut [f32]) {
+        assert_eq!(out.len(), queries.len() * rows.len(), "one output per (query, row) pair");
+        let Some(first) = queries.first() else { return };
+        let d = first.len();
+        assert!(queries.iter().all(|q| q.len() == d), "every query must be as wide as the first");
+        assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the queries");
+        assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
+        if self == Kernel::Portable {
+            return portable::scores_tile(op, queries, rows, out);
+        }
+        let nr = rows.len();
+        let mut qp = [std::ptr::null::<f32>(); CHUNK];
+        let mut rp = [std::ptr::null::<f32>(); CHUNK];
+        for (qi, qs) in queries.chunks(CHUNK).enumerate() {
+            for (p, q) in qp.iter_mut().zip(qs) {
+                *p = q.as_ptr();
+            }
+            for (ri, rs) in rows.chunks(CHUNK).enumerate() {
+                for (p, r) in rp.iter_mut().zip(rs) {
+                    *p = r.as_ptr();
+                }
+                let offset = qi * CHUNK * nr + ri * CHUNK;
+                // SAFETY: pointers from slices of d floats (checked above); out holds
+                // queries x rows values, and the window from `offset` with stride nr covers
+                // qs.len() rows of rs.len() values inside it; the CPU supports `self`.
+                unsafe {
+                    self.tile_unchecked(op, d, &qp[..qs.len()], &rp[..rs.len()], &mut out[offset..], nr)
+                };
+            }
+        }
+    }
+
+    /// Dot products of `query` with each row accumulated in f64, equal bit for bit to
+    /// [`dot_f64`] on every implementation (the exact path for raw-store cosine).
+    ///
+    /// Panics as [`Kernel::scores`] does.
+    pub fn dots_f64(self, query: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+        assert_eq!(out.len(), rows.len(), "one output per row");
+        let d = query.len();
+        assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the query");
+        assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
+        let mut ptrs = [std::ptr::null::<f32>(); CHUNK];
+        for (rows, out) in rows.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
+            for (p, r) in ptrs.iter_mut().zip(rows) {
+                *p = r.as_ptr();
+            }
+            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+            let ptrs = &ptrs[..rows.len()];
+            match self {
+                // SAFETY (both arms): pointers from slices of d floats (checked above), out
+                // has one slot per row, and the CPU supports `self`.
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => unsafe { x86::avx2_dot_f64_rows(d, query.as_ptr(), ptrs, out) },
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 => unsafe { x86::avx512_dot_f64_rows(d, query.as_ptr(), ptrs, out) },
+                _ => {
+                    for (o, r) in out.iter_mut().zip(rows) {
+                        *o = dot_f64(query, r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// `q` and each row pointer valid for `d` floats, `out.len() == rows.len()`, `self`
+    /// supported and not `Portable`.
+    unsafe fn rows_unchecked(self, op: Op, d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
+        let l2 = op == Op::L2sq;
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 if l2 => x86::avx2_rows::<true>(d, q, rows, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => x86::avx2_rows::<false>(d, q, rows, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 if l2 => x86::avx512_rows::<true>(d, q, rows, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => x86::avx512_rows::<false>(d, q, rows, out),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon if l2 => neon::neon_rows::<true>(d, q, rows, out),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => neon::neon_rows::<false>(d, q, rows, out),
+            _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+        }
+    }
+
+    /// # Safety
+    /// As [`Kernel::rows_unchecked`]; `out` holds `(qs.len() - 1) * stride + rows.len()`.
+    unsafe fn tile_unchecked(
+        self,
+        op: Op,
+        d: usize,
+        qs: &[*const f32],
+        rows: &[*const f32],
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        let l2 = op == Op::L2sq;
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 if l2 => x86::avx2_tile::<true>(d, qs, rows, out, stride),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => x86::avx2_tile::<false>(d, qs, rows, out, stride),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 if l2 => x86::avx512_tile::<true>(d, qs, rows, out, stride),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => x86::avx512_tile::<false>(d, qs, rows, out, stride),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon if l2 => neon::neon_tile::<true>(d, qs, rows, out, stride),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => neon::neon_tile::<false>(d, qs, rows, out, stride),
+            _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+        }
+    }
+}
+
+/// Apply `op` to `query` and each row of the row-major block `rows` (`query.len()` wide).
+fn block(op: Op, query: &[f32], rows: &[f32], out: &mut [f32]) {
+    let d = query.len();
+    if d == 0 {
+        out.fill(0.0);
+        return;
+    }
+    assert_eq!(rows.len(), d * out.len(), "rows must hold one row per output");
+    let kernel = Kernel::active();
+    let mut refs: [&[f32]; CHUNK] = [&[]; CHUNK];
+    for (rows, out) in rows.chunks(CHUNK * d).zip(out.chunks_mut(CHUNK)) {
+        for (r, row) in refs.iter_mut().zip(rows.chunks_exact(d)) {
+            *r = row;
+        }
+        kernel.scores(op, query, &refs[..out.len()], out);
+    }
+}
 
 /// Dot products of `query` with each row of `rows` (row-major, `query.len()` wide) into `out`.
-#[inline]
 pub fn dot_block(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    debug_assert_eq!(rows.len(), query.len() * out.len());
-    portable::dot_block(query, rows, out)
+    block(Op::Dot, query, rows, out)
 }
 
 /// Squared euclidean distances of `query` to each row of `rows` into `out`.
-#[inline]
 pub fn l2sq_block(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    debug_assert_eq!(rows.len(), query.len() * out.len());
-    portable::l2sq_block(query, rows, out)
+    block(Op::L2sq, query, rows, out)
+}
+
+/// f64 accumulators for the f64 reductions below: independent chains so they run at vector
+/// speed, combined in a fixed order so the result never depends on the CPU.
+const F64_LANES: usize = 8;
+
+#[inline]
+fn sum_f64(n: usize, term: impl Fn(usize) -> f64) -> f64 {
+    let mut acc = [0.0f64; F64_LANES];
+    let full = n - n % F64_LANES;
+    let mut i = 0;
+    while i < full {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += term(i + l);
+        }
+        i += F64_LANES;
+    }
+    let mut tail = 0.0;
+    for i in full..n {
+        tail += term(i);
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    (((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))) + tail
 }
 
 /// Dot product accumulated in f64: the slow path for rows whose f32 result overflowed or
 /// underflowed (raw, non-normalized stores with extreme magnitudes).
 pub fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    sum_f64(n, |i| a[i] as f64 * b[i] as f64)
 }
 
 /// Squared euclidean distance accumulated in f64 (see [`dot_f64`]).
 pub fn l2sq_f64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            let d = x as f64 - y as f64;
-            d * d
-        })
-        .sum()
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    sum_f64(n, |i| {
+        let d = a[i] as f64 - b[i] as f64;
+        d * d
+    })
 }
 
-/// Squared norm accumulated in f64, so finite rows of any magnitude never overflow.
+/// Squared norm accumulated in f64, so finite rows of any magnitude never overflow. Each square
+/// of an f32 is exact in f64, so only the (fixed) summation order rounds.
 pub fn norm_sq_f64(a: &[f32]) -> f64 {
-    a.iter().map(|&x| (x as f64) * (x as f64)).sum()
+    sum_f64(a.len(), |i| a[i] as f64 * a[i] as f64)
 }

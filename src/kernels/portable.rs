@@ -81,3 +81,23 @@ pub fn l2sq_block(query: &[f32], rows: &[f32], out: &mut [f32]) {
         *o = l2sq(query, row);
     }
 }
+
+/// `op` of `query` with each row (the reference for [`super::Kernel::scores`]).
+pub fn scores(op: super::Op, query: &[f32], rows: &[&[f32]], out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(rows) {
+        *o = match op {
+            super::Op::Dot => dot(query, row),
+            super::Op::L2sq => l2sq(query, row),
+        };
+    }
+}
+
+/// `op` of every query with every row into `out[q * rows.len() + r]`.
+pub fn scores_tile(op: super::Op, queries: &[&[f32]], rows: &[&[f32]], out: &mut [f32]) {
+    if rows.is_empty() {
+        return;
+    }
+    for (q, o) in queries.iter().zip(out.chunks_exact_mut(rows.len())) {
+        scores(op, q, rows, o);
+    }
+}

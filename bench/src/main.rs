@@ -1,0 +1,224 @@
+//! Rust-side benchmarks that need no Python: C ABI overhead, ingestion, thread scaling, batch
+//! search, prefilter cost, and our single-query grid against the read-only scan floor.
+//!
+//! Usage: nvs-bench [--smoke] [ffi|ingest|threads|batch|filtered|grid|all]...
+//! Prints markdown tables; every time is a median of many repetitions.
+
+use std::hint::black_box;
+use std::ptr;
+use std::time::Instant;
+
+use nvs::ffi::*;
+use nvs::kernels::Kernel;
+use nvs::{Metric, SearchOptions, VectorStore};
+use nvs_bench::{scan, scan_threads};
+
+struct Rng(u64);
+impl Rng {
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+}
+
+/// Median seconds of `f` over repetitions filling about `budget` seconds (at least `min` runs).
+fn median(budget: f64, min: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < min || (start.elapsed().as_secs_f64() < budget && times.len() < 100_000) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Median per-call seconds of `f` run `inner` times per sample (for sub-microsecond calls).
+fn median_inner(budget: f64, inner: usize, mut f: impl FnMut()) -> f64 {
+    median(budget, 11, || {
+        for _ in 0..inner {
+            f()
+        }
+    }) / inner as f64
+}
+
+fn store(rows: usize, dims: usize, normalize: bool, seed: u64) -> VectorStore {
+    let s = VectorStore::new(dims, normalize).unwrap();
+    let data = Rng(seed).vec(rows * dims);
+    s.add(&data, None).unwrap();
+    s
+}
+
+fn one(threads: usize) -> SearchOptions<'static> {
+    SearchOptions { top_k: 10, threshold: None, within_rows: None, threads }
+}
+
+fn ffi(budget: f64) {
+    println!("\n### C ABI overhead (nvs_store_search, 384 dims, top 10)\n");
+    println!("| store | per call |\n|---|---|");
+    for rows in [0usize, 1] {
+        let mut s = ptr::null_mut();
+        // SAFETY: valid out-pointer; the store is freed below.
+        unsafe { nvs_store_new(384, true, &mut s) };
+        let data = Rng(1).vec(rows * 384);
+        // SAFETY: data holds rows x 384 floats.
+        unsafe { nvs_store_add(s, data.as_ptr(), data.len(), ptr::null(), 0) };
+        let q = Rng(2).vec(384);
+        let opts = nvs_search_options_default();
+        let mut hits = [nvs_hit { index: 0, id: 0, value: 0.0 }; 10];
+        let mut n = 0usize;
+        let t = median_inner(budget, 1000, || {
+            // SAFETY: all pointers valid for the sizes given.
+            let st = unsafe { nvs_store_search(s, NVS_METRIC_COSINE, q.as_ptr(), 384, &opts, hits.as_mut_ptr(), 10, &mut n) };
+            black_box(st);
+        });
+        println!("| {rows} rows, cosine | {:.0} ns |", t * 1e9);
+        // SAFETY: created above, not used afterwards.
+        unsafe { nvs_store_free(s) };
+    }
+}
+
+fn ingest(budget: f64, smoke: bool) {
+    let rows = if smoke { 10_000 } else { 100_000 };
+    println!("\n### Ingestion through the C ABI ({rows} x 384)\n");
+    println!("| how | normalize | rows/s |\n|---|---|---|");
+    let data = Rng(3).vec(rows * 384);
+    for normalize in [true, false] {
+        let t = median(budget, 5, || {
+            let mut s = ptr::null_mut();
+            // SAFETY: valid pointers; freed at once.
+            unsafe {
+                nvs_store_new(384, normalize, &mut s);
+                nvs_store_add(s, data.as_ptr(), data.len(), ptr::null(), 0);
+                nvs_store_free(s);
+            }
+        });
+        println!("| one batch | {normalize} | {:.2} M |", rows as f64 / t / 1e6);
+        let t = median(budget, 3, || {
+            let mut s = ptr::null_mut();
+            // SAFETY: valid pointers; each add passes one row of 384 floats.
+            unsafe {
+                nvs_store_new(384, normalize, &mut s);
+                for row in data.chunks_exact(384) {
+                    nvs_store_add(s, row.as_ptr(), 384, ptr::null(), 0);
+                }
+                nvs_store_free(s);
+            }
+        });
+        println!("| one row per call | {normalize} | {:.2} M |", rows as f64 / t / 1e6);
+    }
+}
+
+fn threads(budget: f64, smoke: bool) {
+    println!("\n### Threads (cosine, top 10, normalized store)\n");
+    println!("| store | 1 thread | 2 threads | auto (0) | speedup 2 vs 1 | 2-thread scan floor |\n|---|---|---|---|---|---|");
+    let shapes: &[(usize, usize)] =
+        if smoke { &[(1000, 384), (10_000, 1536)] } else { &[(1000, 384), (10_000, 384), (10_000, 1536), (100_000, 384), (100_000, 1536)] };
+    for &(rows, dims) in shapes {
+        let s = store(rows, dims, true, 4);
+        let q = Rng(5).vec(dims);
+        let t = |threads| median(budget, 9, || drop(black_box(s.search(Metric::Cosine, &q, &one(threads)).unwrap())));
+        let (t1, t2, t0) = (t(1), t(2), t(0));
+        let copy = Rng(4).vec(rows * dims);
+        let floor2 = median(budget, 9, || { black_box(scan_threads(&copy, 2)); });
+        println!(
+            "| {rows} x {dims} | {:.3} ms | {:.3} ms | {:.3} ms | {:.2}x | {:.3} ms |",
+            t1 * 1e3,
+            t2 * 1e3,
+            t0 * 1e3,
+            t1 / t2,
+            floor2 * 1e3
+        );
+    }
+}
+
+fn batch(budget: f64, smoke: bool) {
+    let (nq, rows) = if smoke { (100, 10_000) } else { (100, 100_000) };
+    println!("\n### Batch search ({nq} queries x {rows} x 384, top 10, one thread, kernel {})\n", Kernel::active().name());
+    println!("| metric | batch | {nq} single searches | GFLOP/s |\n|---|---|---|---|");
+    let s = store(rows, 384, true, 6);
+    let qs = Rng(7).vec(nq * 384);
+    for metric in [Metric::Cosine, Metric::Euclidean] {
+        let tb = median(budget, 3, || drop(black_box(s.search_batch(metric, &qs, &one(1)).unwrap())));
+        let ts = median(budget, 3, || {
+            for q in qs.chunks_exact(384) {
+                black_box(s.search(metric, q, &one(1)).unwrap());
+            }
+        });
+        let flops = 2.0 * nq as f64 * rows as f64 * 384.0;
+        println!("| {} | {:.1} ms | {:.1} ms | {:.0} |", metric.name(), tb * 1e3, ts * 1e3, flops / tb / 1e9);
+    }
+}
+
+fn filtered(budget: f64, smoke: bool) {
+    let rows = if smoke { 10_000 } else { 100_000 };
+    println!("\n### Prefilter cost (within_rows, {rows} x 384, cosine, one thread)\n");
+    println!("| selected rows | time | per selected row |\n|---|---|---|");
+    let s = store(rows, 384, true, 8);
+    let q = Rng(9).vec(384);
+    for k in [10usize, 100, 1000, 10_000, rows] {
+        // A spread-out selection (every (rows/k)-th row), the unfavourable case for caches.
+        let step = rows / k;
+        let within: Vec<usize> = (0..k).map(|i| i * step).collect();
+        let o = SearchOptions { within_rows: Some(&within), ..one(1) };
+        let t = median(budget, 9, || drop(black_box(s.search(Metric::Cosine, &q, &o).unwrap())));
+        println!("| {k} | {:.1} us | {:.1} ns |", t * 1e6, t * 1e9 / k as f64);
+    }
+}
+
+fn grid(budget: f64, smoke: bool) {
+    println!("\n### Single query, one thread, vs the read-only scan of the same bytes (kernel {})\n", Kernel::active().name());
+    println!("| rows x dims | scan floor | cosine | dot | euclidean | cosine raw | dot raw | euclidean raw | worst / floor |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let rows_list: &[usize] = if smoke { &[1000, 10_000] } else { &[1000, 10_000, 100_000] };
+    let dims_list: &[usize] = if smoke { &[384] } else { &[384, 1536, 3072] };
+    for &rows in rows_list {
+        for &dims in dims_list {
+            let q = Rng(11).vec(dims);
+            let mut cells = Vec::new();
+            let mut worst = 0.0f64;
+            let copy = Rng(10).vec(rows * dims);
+            let floor = median(budget, 9, || { black_box(scan(&copy)); });
+            drop(copy);
+            for normalize in [true, false] {
+                let s = store(rows, dims, normalize, 10);
+                for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+                    let t = median(budget, 9, || drop(black_box(s.search(metric, &q, &one(1)).unwrap())));
+                    worst = worst.max(t / floor);
+                    cells.push(format!("{:.3} ms", t * 1e3));
+                }
+            }
+            println!("| {rows} x {dims} | {:.3} ms | {} | {:.2}x |", floor * 1e3, cells.join(" | "), worst);
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let budget = if smoke { 0.05 } else { 0.5 };
+    let mut what: Vec<&str> = args.iter().map(|s| s.as_str()).filter(|a| !a.starts_with("--")).collect();
+    if what.is_empty() || what.contains(&"all") {
+        what = vec!["ffi", "ingest", "threads", "batch", "filtered", "grid"];
+    }
+    println!("nvs {} kernel {} (supported: {:?})", nvs::VERSION, Kernel::active().name(), Kernel::supported());
+    for w in what {
+        match w {
+            "ffi" => ffi(budget),
+            "ingest" => ingest(budget, smoke),
+            "threads" => threads(budget, smoke),
+            "batch" => batch(budget, smoke),
+            "filtered" => filtered(budget, smoke),
+            "grid" => grid(budget, smoke),
+            other => eprintln!("unknown benchmark {other}"),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The one SIMD algorithm shared by every vector instruction set (AVX2, AVX-512, NEON).
+//!
+//! Each (query, row) pair owns one accumulator register. The dimensions are walked in register
+//! widths from the start, a partial last chunk is loaded with the missing lanes as zero, and the
+//! register is summed with a fixed horizontal reduction. A pair therefore gets the same value
+//! bit for bit whichever micro-kernel computed it (one query over 8 rows, a 4 x 3 tile of a
+//! batch, a lone remainder row), so equal rows score equally wherever they sit in a block and a
+//! batch search returns exactly what single searches return.
+//!
+//! Everything here is `#[inline(always)]` and generic: the instruction-set modules instantiate
+//! it inside their `#[target_feature]` entry points, which is where the intrinsics get their
+//! features.
+
+/// One instruction set's vector register of f32 lanes.
+pub(crate) trait Lanes: Copy {
+    const WIDTH: usize;
+    unsafe fn zero() -> Self;
+    /// Load `WIDTH` floats from `p`.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Load `n < WIDTH` floats from `p`, the other lanes zero; never reads past `p + n`.
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self;
+    /// `a * b + acc` (fused where the instruction set has it).
+    unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self;
+    unsafe fn sub(a: Self, b: Self) -> Self;
+    unsafe fn sum(self) -> f32;
+}
+
+/// `a * b + acc` for a dot product, `(a - b)^2 + acc` for a squared distance.
+#[inline(always)]
+unsafe fn step<V: Lanes, const L2: bool>(a: V, b: V, acc: V) -> V {
+    if L2 {
+        let t = V::sub(a, b);
+        V::mul_add(t, t, acc)
+    } else {
+        V::mul_add(a, b, acc)
+    }
+}
+
+/// Scores of `Q` queries against `R` rows, each pointer `d` floats long.
+///
+/// # Safety
+/// Every pointer must be valid for reading `d` floats; the instruction set must be available.
+#[inline(always)]
+pub(crate) unsafe fn micro<V: Lanes, const L2: bool, const Q: usize, const R: usize>(
+    d: usize,
+    qs: &[*const f32; Q],
+    rs: &[*const f32; R],
+) -> [[f32; R]; Q] {
+    let mut acc = [[V::zero(); R]; Q];
+    let full = d - d % V::WIDTH;
+    let mut i = 0;
+    while i < full {
+        let mut rv = [V::zero(); R];
+        for r in 0..R {
+            rv[r] = V::load(rs[r].add(i));
+        }
+        for q in 0..Q {
+            let qv = V::load(qs[q].add(i));
+            for r in 0..R {
+                acc[q][r] = step::<V, L2>(qv, rv[r], acc[q][r]);
+            }
+        }
+        i += V::WIDTH;
+    }
+    if full < d {
+        let n = d - full;
+        let mut rv = [V::zero(); R];
+        for r in 0..R {
+            rv[r] = V::load_partial(rs[r].add(full), n);
+        }
+        for q in 0..Q {
+            let qv = V::load_partial(qs[q].add(full), n);
+            for r in 0..R {
+                acc[q][r] = step::<V, L2>(qv, rv[r], acc[q][r]);
+            }
+        }
+    }
+    let mut out = [[0.0f32; R]; Q];
+    for q in 0..Q {
+        for r in 0..R {
+            out[q][r] = acc[q][r].sum();
+        }
+    }
+    out
+}
+
+#[inline(always)]
+fn array<const N: usize>(p: &[*const f32]) -> &[*const f32; N] {
+    p.try_into().expect("micro-kernel pointer count")
+}
+
+/// One query against many rows: 8 rows at a time keep 8 independent accumulator chains in
+/// flight, enough to stream rows at memory speed.
+///
+/// # Safety
+/// `q` and every row pointer valid for `d` floats; `out.len() == rows.len()`; the instruction
+/// set available.
+#[inline(always)]
+pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
+    const R: usize = 8;
+    let qs = [q];
+    let mut chunks = rows.chunks_exact(R);
+    let mut outs = out.chunks_exact_mut(R);
+    for (rp, o) in (&mut chunks).zip(&mut outs) {
+        let v = micro::<V, L2, 1, R>(d, &qs, array::<R>(rp));
+        o.copy_from_slice(&v[0]);
+    }
+    for (&rp, o) in chunks.remainder().iter().zip(outs.into_remainder()) {
+        *o = micro::<V, L2, 1, 1>(d, &qs, &[rp])[0][0];
+    }
+}
+
+/// Many queries against many rows (a blocked matrix product): `out[q * stride + r]`.
+/// Rows advance in groups of `R`, and each group meets every query group of `Q` while its
+/// `R` rows are still in L1.
+///
+/// # Safety
+/// As for [`rows`]; `stride >= rows.len()` and `out` holds `(queries.len() - 1) * stride +
+/// rows.len()` floats at least.
+#[inline(always)]
+pub(crate) unsafe fn tile<V: Lanes, const L2: bool, const Q: usize, const R: usize>(
+    d: usize,
+    queries: &[*const f32],
+    rows: &[*const f32],
+    out: &mut [f32],
+    stride: usize,
+) {
+    let nr = rows.len();
+    let mut r0 = 0;
+    while r0 < nr {
+        let rn = (nr - r0).min(R);
+        let rp = &rows[r0..r0 + rn];
+        let mut q0 = 0;
+        while q0 < queries.len() {
+            let qn = (queries.len() - q0).min(Q);
+            let qp = &queries[q0..q0 + qn];
+            if qn == Q && rn == R {
+                let v = micro::<V, L2, Q, R>(d, array::<Q>(qp), array::<R>(rp));
+                for (q, row) in v.iter().enumerate() {
+                    out[(q0 + q) * stride + r0..][..R].copy_from_slice(row);
+                }
+            } else if rn == R {
+                // Fewer than Q queries left: one query at a time over the R rows.
+                for (q, &one) in qp.iter().enumerate() {
+                    let v = micro::<V, L2, 1, R>(d, &[one], array::<R>(rp));
+                    out[(q0 + q) * stride + r0..][..R].copy_from_slice(&v[0]);
+                }
+            } else {
+                // Fewer than R rows left: Q queries against one row at a time.
+                for (r, &row) in rp.iter().enumerate() {
+                    if qn == Q {
+                        let v = micro::<V, L2, Q, 1>(d, array::<Q>(qp), &[row]);
+                        for q in 0..Q {
+                            out[(q0 + q) * stride + r0 + r] = v[q][0];
+                        }
+                    } else {
+                        for (q, &one) in qp.iter().enumerate() {
+                            out[(q0 + q) * stride + r0 + r] = micro::<V, L2, 1, 1>(d, &[one], &[row])[0][0];
+                        }
+                    }
+                }
+            }
+            q0 += qn;
+        }
+        r0 += rn;
+    }
+}
