@@ -77,7 +77,8 @@ fn tmp() -> tempfile::TempDir {
 
 /// Files in `dir` (to check that no temporary file is left behind).
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -249,7 +250,10 @@ fn round_trips_in_every_mode() {
                     for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
                         let a = s.search(metric, &q, &SearchOptions::default()).unwrap();
                         let b = back.search(metric, &q, &SearchOptions::default()).unwrap();
-                        assert_eq!(a.iter().map(|h| (h.index, h.id)).collect::<Vec<_>>(), b.iter().map(|h| (h.index, h.id)).collect::<Vec<_>>());
+                        assert_eq!(
+                            a.iter().map(|h| (h.index, h.id)).collect::<Vec<_>>(),
+                            b.iter().map(|h| (h.index, h.id)).collect::<Vec<_>>()
+                        );
                     }
                 }
             }
@@ -412,7 +416,10 @@ fn ffi_save_failure_keeps_binding_and_status_is_io() {
         let message = CStr::from_ptr(ffi::nvs_last_error_message()).to_string_lossy().into_owned();
         assert!(message.contains("nope/bad.npz"), "{message}");
         let mut len = 0usize;
-        assert_eq!(ffi::nvs_store_file_path(h, std::ptr::null_mut(), 0, &mut len), ffi::nvs_status::BufferTooSmall);
+        assert_eq!(
+            ffi::nvs_store_file_path(h, std::ptr::null_mut(), 0, &mut len),
+            ffi::nvs_status::BufferTooSmall
+        );
         assert_eq!(len, dir.path().join("good.npz").to_string_lossy().len());
         assert_eq!(ffi::nvs_store_reload(h), ffi::nvs_status::Ok);
         assert_eq!(ffi::nvs_store_len(h), 2);
@@ -461,7 +468,8 @@ fn concurrent_readers_never_see_a_partial_file() {
         std::thread::spawn(move || {
             let mut opens = 0;
             while !done.load(Ordering::Acquire) || opens < 20 {
-                let s = VectorStore::open(&path, ReadOptions::default()).expect("a reader saw a broken archive");
+                let s =
+                    VectorStore::open(&path, ReadOptions::default()).expect("a reader saw a broken archive");
                 assert!(s.len() == 10 || s.len() == 3000, "{} rows", s.len());
                 assert_eq!(s.get(1).unwrap().1, u64::MAX);
                 opens += 1;
@@ -544,7 +552,10 @@ fn member_set_problems() {
     for name in ["dimensions.npy", "normalize.npy", "vectors.npy", "metadata.npy"] {
         assert_format(&zip_bytes(&without(valid_entries(2), name)), &format!("missing members: {name}"));
     }
-    assert_format(&zip_bytes(&without(valid_entries(2), "format_version.npy")), "missing member format_version.npy");
+    assert_format(
+        &zip_bytes(&without(valid_entries(2), "format_version.npy")),
+        "missing member format_version.npy",
+    );
     let mut extra = valid_entries(2);
     extra.push(entry("extra.npy", npy("<i8", false, "()", &[0; 8])));
     assert_format(&zip_bytes(&extra), "unexpected members: \"extra.npy\"");
@@ -565,15 +576,27 @@ fn scalar_problems() {
     let v = |data| zip_bytes(&with(valid_entries(2), "format_version.npy", data));
     assert_format(&v(npy("<i8", false, "()", &2i64.to_le_bytes())), "unsupported format version 2");
     assert_format(&v(npy("<i8", false, "()", &(-1i64).to_le_bytes())), "unsupported format version -1");
-    assert_format(&v(npy("<f8", false, "()", &1f64.to_le_bytes())), "format_version must be a scalar integer");
-    assert_format(&v(npy("<i8", false, "(1,)", &1i64.to_le_bytes())), "format_version must be a scalar integer");
+    assert_format(
+        &v(npy("<f8", false, "()", &1f64.to_le_bytes())),
+        "format_version must be a scalar integer",
+    );
+    assert_format(
+        &v(npy("<i8", false, "(1,)", &1i64.to_le_bytes())),
+        "format_version must be a scalar integer",
+    );
     // Any integer type is accepted, like numpy-vector-store does.
     assert!(open_bytes(&v(npy(">u2", false, "()", &1u16.to_be_bytes()))).is_ok());
     assert!(open_bytes(&v(npy("|i1", false, "()", &[1]))).is_ok());
 
     let d = |data| zip_bytes(&with(valid_entries(2), "dimensions.npy", data));
-    assert_format(&d(npy("<i8", false, "()", &0i64.to_le_bytes())), "dimensions must be greater than 0, got 0");
-    assert_format(&d(npy("<i8", false, "()", &(-4i64).to_le_bytes())), "dimensions must be greater than 0, got -4");
+    assert_format(
+        &d(npy("<i8", false, "()", &0i64.to_le_bytes())),
+        "dimensions must be greater than 0, got 0",
+    );
+    assert_format(
+        &d(npy("<i8", false, "()", &(-4i64).to_le_bytes())),
+        "dimensions must be greater than 0, got -4",
+    );
     assert_format(&d(npy("<i8", false, "(1,)", &4i64.to_le_bytes())), "dimensions must be a scalar integer");
     assert_format(&d(npy("|b1", false, "()", &[1])), "dimensions must be a scalar integer");
     assert_format(&d(npy("<i8", false, "()", &5i64.to_le_bytes())), "vectors are 4 wide");
@@ -586,16 +609,24 @@ fn scalar_problems() {
 
 #[test]
 fn vectors_problems() {
-    let v = |descr: &str, shape: &str, data: Vec<u8>| zip_bytes(&with(valid_entries(2), "vectors.npy", npy(descr, false, shape, &data)));
+    let v = |descr: &str, shape: &str, data: Vec<u8>| {
+        zip_bytes(&with(valid_entries(2), "vectors.npy", npy(descr, false, shape, &data)))
+    };
     assert_format(&v("<f8", "(2, 4)", vec![0; 64]), "vectors must be float32");
     assert_format(&v("<f4", "(8,)", f32_bytes(&rows(2, 4, 3))), "vectors must be a 2-D array");
     assert_format(&v("<f4", "(2, 2, 2)", f32_bytes(&rows(2, 4, 3))), "vectors must be a 2-D array");
     assert_format(&v("<f4", "(4, 2)", f32_bytes(&rows(2, 4, 3))), "vectors are 2 wide");
-    assert_format(&v("<f4", "(2, 4)", f32_bytes(&rows(2, 4, 3))[..30].to_vec()), "shape (2, 4) (32 data bytes)");
+    assert_format(
+        &v("<f4", "(2, 4)", f32_bytes(&rows(2, 4, 3))[..30].to_vec()),
+        "shape (2, 4) (32 data bytes)",
+    );
     // A header that claims 10^12 rows in a small file.
     assert_format(&v("<f4", "(1000000000000, 4)", f32_bytes(&rows(2, 4, 3))), "(1000000000000, 4)");
     assert_format(&v("<f4", "(99999999999999999999, 4)", vec![]), "expected non-negative 64-bit integers");
-    assert_format(&v("<f4", "(999999999999999999999999999999999999999999, 4)", vec![]), "unreadable .npy header");
+    assert_format(
+        &v("<f4", "(999999999999999999999999999999999999999999, 4)", vec![]),
+        "unreadable .npy header",
+    );
     assert_format(&v("<f4", "(4611686018427387904, 4)", vec![]), "too large");
     // Non-finite values and zero rows are the store's rules, reported as FORMAT.
     let mut nan = rows(2, 4, 3);
@@ -630,7 +661,9 @@ fn vectors_in_fortran_order_or_big_endian_are_read_correctly() {
 
 #[test]
 fn metadata_problems() {
-    let m = |descr: &str, shape: &str, data: Vec<u8>| zip_bytes(&with(valid_entries(2), "metadata.npy", npy(descr, false, shape, &data)));
+    let m = |descr: &str, shape: &str, data: Vec<u8>| {
+        zip_bytes(&with(valid_entries(2), "metadata.npy", npy(descr, false, shape, &data)))
+    };
     assert_format(&m("<u8", "(3,)", u64_bytes(&[1, 2, 3])), "metadata has 3 entries but vectors have 2 rows");
     assert_format(&m("<u8", "(1,)", u64_bytes(&[1])), "metadata has 1 entries");
     assert_format(&m("<u8", "(2, 1)", u64_bytes(&[1, 2])), "metadata must be a 1-D array");
@@ -648,7 +681,10 @@ fn metadata_problems() {
         m("|b1", "(2,)", vec![1, 0]),
         m("<U3", "(2,)", vec![0; 24]),
     ] {
-        assert_format(&bytes, "metadata must be integers in the uint64 range; open with row-index metadata to ignore it");
+        assert_format(
+            &bytes,
+            "metadata must be integers in the uint64 range; open with row-index metadata to ignore it",
+        );
         let s = VectorStore::open_bytes(&bytes, row_index).unwrap();
         assert_eq!(contents(&s).3, vec![0, 1]);
     }
@@ -668,16 +704,28 @@ fn hex(s: &str) -> Vec<u8> {
 fn pickled_metadata() {
     let ints = zip_bytes(&with(valid_entries(3), "metadata.npy", npy("|O", false, "(3,)", &hex(INT_PICKLE))));
     assert_eq!(contents(&open_bytes(&ints).unwrap()).3, vec![0, 255, u64::MAX]);
-    let dicts = zip_bytes(&with(valid_entries(2), "metadata.npy", npy("|O", false, "(2,)", &hex(DICT_PICKLE))));
-    assert_format(&dicts, "metadata must be integers in the uint64 range; open with row-index metadata to ignore it");
+    let dicts =
+        zip_bytes(&with(valid_entries(2), "metadata.npy", npy("|O", false, "(2,)", &hex(DICT_PICKLE))));
+    assert_format(
+        &dicts,
+        "metadata must be integers in the uint64 range; open with row-index metadata to ignore it",
+    );
     let s = VectorStore::open_bytes(&dicts, ReadOptions { row_index_metadata: true }).unwrap();
     assert_eq!(contents(&s).3, vec![0, 1]);
     // A pickle that cannot be parsed at all: row indexes with the flag, FORMAT without.
-    let junk = zip_bytes(&with(valid_entries(2), "metadata.npy", npy("|O", false, "(2,)", b"\x80\x04cos\nsystem\n.")));
+    let junk = zip_bytes(&with(
+        valid_entries(2),
+        "metadata.npy",
+        npy("|O", false, "(2,)", b"\x80\x04cos\nsystem\n."),
+    ));
     assert_format(&junk, "os.system");
-    assert_eq!(contents(&VectorStore::open_bytes(&junk, ReadOptions { row_index_metadata: true }).unwrap()).3, vec![0, 1]);
+    assert_eq!(
+        contents(&VectorStore::open_bytes(&junk, ReadOptions { row_index_metadata: true }).unwrap()).3,
+        vec![0, 1]
+    );
     // Three pickled ints for two rows.
-    let short = zip_bytes(&with(valid_entries(2), "metadata.npy", npy("|O", false, "(2,)", &hex(INT_PICKLE))));
+    let short =
+        zip_bytes(&with(valid_entries(2), "metadata.npy", npy("|O", false, "(2,)", &hex(INT_PICKLE))));
     assert_format(&short, "pickled array of 3 integers");
 }
 
@@ -689,8 +737,14 @@ fn absurd_header_lengths_and_bad_magic() {
     let mut long = b"\x93NUMPY\x01\x00\xf0\x00".to_vec();
     long.extend_from_slice(b"{}");
     assert_format(&zip_bytes(&with(valid_entries(2), "vectors.npy", long)), "holds only");
-    assert_format(&zip_bytes(&with(valid_entries(2), "vectors.npy", b"not numpy at all".to_vec())), "bad magic");
-    assert_format(&zip_bytes(&with(valid_entries(2), "vectors.npy", b"\x93NUMPY\x09\x00\x00\x00".to_vec())), "version 9.0");
+    assert_format(
+        &zip_bytes(&with(valid_entries(2), "vectors.npy", b"not numpy at all".to_vec())),
+        "bad magic",
+    );
+    assert_format(
+        &zip_bytes(&with(valid_entries(2), "vectors.npy", b"\x93NUMPY\x09\x00\x00\x00".to_vec())),
+        "version 9.0",
+    );
 }
 
 #[test]
@@ -708,7 +762,11 @@ fn zip_bombs_and_lying_sizes() {
     assert_format(&zip_bytes(&e), "vectors.npy");
     // The zip entry claims ~4 GB from a few compressed bytes.
     let mut claim = valid_entries(2);
-    claim[3] = Entry { deflate: true, declared_size: Some(u32::MAX - 1), ..entry("vectors.npy", bomb[..4096].to_vec()) };
+    claim[3] = Entry {
+        deflate: true,
+        declared_size: Some(u32::MAX - 1),
+        ..entry("vectors.npy", bomb[..4096].to_vec())
+    };
     assert_format(&zip_bytes(&claim), "more than its");
     // A stored member whose sizes disagree.
     let mut stored = valid_entries(2);
@@ -754,7 +812,10 @@ fn flipped_bytes() {
     // Anywhere else, in our own compressed and stored archives: an error or an intact store,
     // never a panic.
     let dir = tmp();
-    for (i, options) in [WriteOptions::default(), WriteOptions { uncompressed: true, pickled_metadata: true }].into_iter().enumerate() {
+    for (i, options) in [WriteOptions::default(), WriteOptions { uncompressed: true, pickled_metadata: true }]
+        .into_iter()
+        .enumerate()
+    {
         let path = dir.path().join(format!("f{i}.npz"));
         let s = filled(20, 4, true, 1);
         s.save(Some(&path), options).unwrap();
@@ -778,7 +839,9 @@ fn numpy_layout_of_what_we_write() {
     // tests/python/test_interop.py).
     let dir = tmp();
     let path = dir.path().join("layout.npz");
-    filled(2, 3, true, 1).save(Some(&path), WriteOptions { uncompressed: true, ..Default::default() }).unwrap();
+    filled(2, 3, true, 1)
+        .save(Some(&path), WriteOptions { uncompressed: true, ..Default::default() })
+        .unwrap();
     let bytes = fs::read(&path).unwrap();
     for needle in [
         &b"format_version.npy"[..],
@@ -787,6 +850,42 @@ fn numpy_layout_of_what_we_write() {
         b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
         b"{'descr': '<u8', 'fortran_order': False, 'shape': (2,), }",
     ] {
-        assert!(bytes.windows(needle.len()).any(|w| w == needle), "missing {}", String::from_utf8_lossy(needle));
+        assert!(
+            bytes.windows(needle.len()).any(|w| w == needle),
+            "missing {}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}
+
+#[test]
+fn unsupported_zip_features_are_refused() {
+    let bytes = zip_bytes(&valid_entries(2));
+    let name = b"vectors.npy";
+    let positions: Vec<usize> =
+        bytes.windows(name.len()).enumerate().filter(|(_, w)| w == name).map(|(i, _)| i).collect();
+    assert_eq!(positions.len(), 2, "one local and one central header");
+    let (local, central) = (positions[0], positions[1]);
+    // Compression method 12 (bzip2) in both headers.
+    let mut bzip = bytes.clone();
+    bzip[local - 22] = 12;
+    bzip[central - 36] = 12;
+    assert_format(&bzip, "vectors.npy");
+    // The "encrypted" flag in both headers.
+    let mut encrypted = bytes.clone();
+    encrypted[local - 24] |= 1;
+    encrypted[central - 38] |= 1;
+    assert_format(&encrypted, "vectors.npy");
+}
+
+#[test]
+fn saving_is_deterministic() {
+    let dir = tmp();
+    let s = filled(30, 6, true, 4);
+    for options in [WriteOptions::default(), WriteOptions { uncompressed: true, pickled_metadata: true }] {
+        let (a, b) = (dir.path().join("a.npz"), dir.path().join("b.npz"));
+        s.save(Some(&a), options).unwrap();
+        s.save(Some(&b), options).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
     }
 }

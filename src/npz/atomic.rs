@@ -31,7 +31,8 @@ impl Drop for TempFile {
 }
 
 fn create_temp(dir: &Path, file_name: &str, dest: &Path) -> Result<(File, TempFile)> {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+    let nanos =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
     for _ in 0..64 {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!(".{file_name}.{:x}-{n:x}-{nanos:x}.tmp", std::process::id()));

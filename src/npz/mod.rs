@@ -58,7 +58,7 @@ pub fn resolve_path(path: &Path) -> Result<PathBuf> {
         fail!(InvalidArgument, "path must not be empty");
     }
     let mut p = path.to_path_buf();
-    if p.extension().map_or(true, |e| e != "npz") {
+    if p.extension().is_none_or(|e| e != "npz") {
         let mut s = p.into_os_string();
         s.push(".npz");
         p = PathBuf::from(s);

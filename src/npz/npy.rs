@@ -180,7 +180,9 @@ pub(crate) fn read_header(r: &mut impl Read, available: u64) -> Result<Header, H
         (1, 0) => (2usize, false),
         (2, 0) => (4, false),
         (3, 0) => (4, true),
-        _ => return Err(HeaderError::Invalid(format!("has unsupported .npy format version {major}.{minor}"))),
+        _ => {
+            return Err(HeaderError::Invalid(format!("has unsupported .npy format version {major}.{minor}")))
+        }
     };
     let mut len_bytes = [0u8; 4];
     read_exact(r, &mut len_bytes[..len_size])?;
@@ -199,7 +201,8 @@ pub(crate) fn read_header(r: &mut impl Read, available: u64) -> Result<Header, H
     let mut text = vec![0u8; header_len as usize];
     read_exact(r, &mut text)?;
     let text: String = if utf8 {
-        String::from_utf8(text).map_err(|_| HeaderError::Invalid("has a .npy header that is not UTF-8".into()))?
+        String::from_utf8(text)
+            .map_err(|_| HeaderError::Invalid("has a .npy header that is not UTF-8".into()))?
     } else {
         text.iter().map(|&b| b as char).collect()
     };
@@ -222,7 +225,9 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<(), HeaderError> {
 }
 
 fn parse_header_text(text: &str) -> Result<Header, String> {
-    let value = Parser { s: text.as_bytes(), pos: 0 }.parse_all().map_err(|e| format!("has an unreadable .npy header ({e})"))?;
+    let value = Parser { s: text.as_bytes(), pos: 0 }
+        .parse_all()
+        .map_err(|e| format!("has an unreadable .npy header ({e})"))?;
     let Literal::Dict(entries) = value else {
         return Err("has a .npy header that is not a dict".into());
     };
@@ -230,7 +235,8 @@ fn parse_header_text(text: &str) -> Result<Header, String> {
     let mut fortran = None;
     let mut shape = None;
     let keys: Vec<String> = entries.iter().map(|(k, _)| format!("{k}")).collect();
-    let bad_keys = || format!("has .npy header keys [{}], expected descr, fortran_order, shape", keys.join(", "));
+    let bad_keys =
+        || format!("has .npy header keys [{}], expected descr, fortran_order, shape", keys.join(", "));
     for (k, v) in &entries {
         let Literal::Str(k) = k else { return Err(bad_keys()) };
         let slot = match k.as_str() {
@@ -260,7 +266,11 @@ fn parse_header_text(text: &str) -> Result<Header, String> {
     for d in dims {
         match d {
             Literal::Int(n) if *n >= 0 && *n <= u64::MAX as i128 => out.push(*n as u64),
-            _ => return Err(format!("has shape {shape} in its .npy header, expected non-negative 64-bit integers")),
+            _ => {
+                return Err(format!(
+                    "has shape {shape} in its .npy header, expected non-negative 64-bit integers"
+                ))
+            }
         }
     }
     Ok(Header { dtype, fortran_order, shape: out, len: 0 })
@@ -416,7 +426,9 @@ impl Parser<'_> {
             Some(c) if c.is_ascii_digit() || c == b'-' || c == b'+' => self.int(),
             Some(c) if c.is_ascii_alphabetic() => {
                 let start = self.pos;
-                while self.pos < self.s.len() && (self.s[self.pos].is_ascii_alphanumeric() || self.s[self.pos] == b'_') {
+                while self.pos < self.s.len()
+                    && (self.s[self.pos].is_ascii_alphanumeric() || self.s[self.pos] == b'_')
+                {
                     self.pos += 1;
                 }
                 match &self.s[start..self.pos] {
@@ -497,7 +509,8 @@ impl Parser<'_> {
 /// Build a version 1.0 header exactly as numpy writes it: sorted keys, growth-axis room,
 /// space padding to a multiple of 64 bytes, a final newline.
 pub(crate) fn write_header(dtype: &Dtype, shape: &[u64]) -> Vec<u8> {
-    let mut dict = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {}, }}", shape_repr(shape));
+    let mut dict =
+        format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {}, }}", shape_repr(shape));
     if let Some(first) = shape.first() {
         let digits = first.to_string().len();
         dict.push_str(&" ".repeat(GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits)));
@@ -533,12 +546,14 @@ mod tests {
     fn writes_numpy_identical_headers() {
         // Produced by numpy 2.4 `np.save` for an int64 scalar and a (2, 3) float32 array.
         let scalar = write_header(&parse_descr("<i8"), &[]);
-        let mut want = b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (), }".to_vec();
+        let mut want =
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (), }".to_vec();
         want.resize(127, b' ');
         want.push(b'\n');
         assert_eq!(scalar, want);
         let matrix = write_header(&parse_descr("<f4"), &[2, 3]);
-        let mut want = b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }".to_vec();
+        let mut want =
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }".to_vec();
         want.resize(127, b' ');
         want.push(b'\n');
         assert_eq!(matrix, want);

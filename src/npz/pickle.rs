@@ -56,7 +56,9 @@ enum Value {
     Tuple(Rc<[Value]>, usize),
     List(Rc<RefCell<Vec<Value>>>),
     Global(Global),
-    Dtype { object: bool },
+    Dtype {
+        object: bool,
+    },
     Array(Rc<RefCell<ArrayState>>),
 }
 
@@ -87,7 +89,10 @@ impl Value {
     }
 
     fn is_scalar(&self) -> bool {
-        matches!(self, Value::None | Value::Bool | Value::Int(_) | Value::Float | Value::Bytes | Value::Str(_))
+        matches!(
+            self,
+            Value::None | Value::Bool | Value::Int(_) | Value::Float | Value::Bytes | Value::Str(_)
+        )
     }
 }
 
@@ -142,7 +147,8 @@ impl<'a> Machine<'a> {
     fn line(&mut self) -> PResult<&'a str> {
         let rest = &self.data[self.pos..];
         let Some(end) = rest.iter().position(|&b| b == b'\n') else { bail!("the pickle is truncated") };
-        let line = std::str::from_utf8(&rest[..end]).map_err(|_| PickleError("a global name is not UTF-8".into()))?;
+        let line = std::str::from_utf8(&rest[..end])
+            .map_err(|_| PickleError("a global name is not UTF-8".into()))?;
         self.pos += end + 1;
         Ok(line)
     }
@@ -164,7 +170,8 @@ impl<'a> Machine<'a> {
     }
 
     fn str(&mut self, n: usize) -> PResult<Value> {
-        let s = std::str::from_utf8(self.take(n)?).map_err(|_| PickleError("a string is not UTF-8".into()))?;
+        let s =
+            std::str::from_utf8(self.take(n)?).map_err(|_| PickleError("a string is not UTF-8".into()))?;
         Ok(Value::Str(s.into()))
     }
 
@@ -206,7 +213,9 @@ impl<'a> Machine<'a> {
             (Global::Reconstruct, [Value::Global(Global::Ndarray), ..]) => {
                 Ok(Value::Array(Rc::new(RefCell::new(ArrayState::default()))))
             }
-            (Global::Dtype, [Value::Str(code), ..]) => Ok(Value::Dtype { object: matches!(&**code, "O8" | "O") }),
+            (Global::Dtype, [Value::Str(code), ..]) => {
+                Ok(Value::Dtype { object: matches!(&**code, "O8" | "O") })
+            }
             // Protocol 2 spells bytes as _codecs.encode(text, 'latin1').
             (Global::CodecsEncode, [Value::Str(text), Value::Str(enc)]) if &**enc == "latin1" => {
                 if text.chars().any(|c| c as u32 > 0xff) {
@@ -387,18 +396,24 @@ impl<'a> Machine<'a> {
                     self.build(state)?;
                 }
                 0x94 => {
-                    let Some(top) = self.stack.last().cloned() else { bail!("the pickle memoizes an empty stack") };
+                    let Some(top) = self.stack.last().cloned() else {
+                        bail!("the pickle memoizes an empty stack")
+                    };
                     let index = self.memo.len() as u32;
                     self.memo.insert(index, top);
                 }
                 b'q' | b'r' => {
                     let index = if op == b'q' { self.byte()? as u32 } else { self.u32()? };
-                    let Some(top) = self.stack.last().cloned() else { bail!("the pickle memoizes an empty stack") };
+                    let Some(top) = self.stack.last().cloned() else {
+                        bail!("the pickle memoizes an empty stack")
+                    };
                     self.memo.insert(index, top);
                 }
                 b'h' | b'j' => {
                     let index = if op == b'h' { self.byte()? as u32 } else { self.u32()? };
-                    let Some(v) = self.memo.get(&index).cloned() else { bail!("the pickle reads memo {index} before writing it") };
+                    let Some(v) = self.memo.get(&index).cloned() else {
+                        bail!("the pickle reads memo {index} before writing it")
+                    };
                     self.push(v);
                 }
                 b'}' | 0x8f => bail!("the pickle builds a dict or set"),
@@ -489,10 +504,10 @@ pub(crate) fn write_int_array(ids: &[u64]) -> Vec<u8> {
     out.push(b'(');
     int(&mut out, 3);
     text(&mut out, "|");
-    out.extend_from_slice(&[b'N', b'N', b'N']);
+    out.extend_from_slice(b"NNN");
     out.extend_from_slice(&[b'J', 0xff, 0xff, 0xff, 0xff, b'J', 0xff, 0xff, 0xff, 0xff]);
     int(&mut out, 63);
-    out.extend_from_slice(&[b't', b'b']);
+    out.extend_from_slice(b"tb");
     out.push(0x89);
     out.push(b']');
     for chunk in ids.chunks(BATCH) {
@@ -502,7 +517,7 @@ pub(crate) fn write_int_array(ids: &[u64]) -> Vec<u8> {
         }
         out.push(b'e');
     }
-    out.extend_from_slice(&[b't', b'b', b'.']);
+    out.extend_from_slice(b"tb.");
     out
 }
 
@@ -541,7 +556,14 @@ mod tests {
         // A global outside the allow list is refused by name, never resolved.
         let evil = b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00lsR.";
         assert!(read_int_array(evil).unwrap_err().0.contains("os.system"));
-        for bad in [&b""[..], b"\x80\x04", b"\x80\x04K\x01", b"\x80\x04]K\x01a.", b"\x80\x04(((((((((((((((((((((((((tttttttttttttttttttt.", b"0"] {
+        for bad in [
+            &b""[..],
+            b"\x80\x04",
+            b"\x80\x04K\x01",
+            b"\x80\x04]K\x01a.",
+            b"\x80\x04(((((((((((((((((((((((((tttttttttttttttttttt.",
+            b"0",
+        ] {
             assert!(read_int_array(bad).is_err());
         }
     }
@@ -549,16 +571,27 @@ mod tests {
     #[test]
     fn deep_tuples_are_refused() {
         let mut p = vec![0x80, 4, b')'];
-        for _ in 0..100 {
-            p.push(0x85);
-        }
+        p.extend(std::iter::repeat_n(0x85, 100));
         p.push(b'.');
         assert!(read_int_array(&p).unwrap_err().0.contains("nested"));
     }
 
     #[test]
     fn writes_what_it_reads() {
-        let ids = [0u64, 1, 255, 256, 65535, 65536, 0x7fff_ffff, 0x8000_0000, 1 << 40, (1 << 63) - 1, 1 << 63, u64::MAX];
+        let ids = [
+            0u64,
+            1,
+            255,
+            256,
+            65535,
+            65536,
+            0x7fff_ffff,
+            0x8000_0000,
+            1 << 40,
+            (1 << 63) - 1,
+            1 << 63,
+            u64::MAX,
+        ];
         assert_eq!(read_int_array(&write_int_array(&ids)).unwrap(), ids);
         assert_eq!(read_int_array(&write_int_array(&[])).unwrap(), Vec::<u64>::new());
         let many: Vec<u64> = (0..2500).map(|i| i * 1_000_003).collect();

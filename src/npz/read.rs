@@ -124,7 +124,10 @@ impl<R: Read> Member<'_, R> {
             let want = (remaining as usize).min(CHUNK);
             let got = fill(&mut self.file, &mut buf[..want]).map_err(|e| self.io(e))?;
             if got < want {
-                return Err(self.fail(format_args!("is truncated: it ends {} bytes short of its shape", remaining - got as u64)));
+                return Err(self.fail(format_args!(
+                    "is truncated: it ends {} bytes short of its shape",
+                    remaining - got as u64
+                )));
             }
             sink(&buf[..got])?;
             remaining -= got as u64;
@@ -165,7 +168,10 @@ impl<R: Read> Member<'_, R> {
             out.extend_from_slice(&buf[..got]);
         }
         if (out.len() as u64) < limit {
-            return Err(self.fail(format_args!("is truncated: it ends {} bytes short of its size", limit - out.len() as u64)));
+            return Err(self.fail(format_args!(
+                "is truncated: it ends {} bytes short of its size",
+                limit - out.len() as u64
+            )));
         }
         Ok(out)
     }
@@ -212,7 +218,8 @@ impl<R: Read + Seek> Reader<R> {
         let mut file = self.zip.by_index(index).map_err(|e| zip_error(ctx, Some(&name), e))?;
         let declared = file.size();
         let compressed = file.compressed_size();
-        let within = file.data_start().and_then(|s| s.checked_add(compressed)).is_some_and(|end| end <= total_len);
+        let within =
+            file.data_start().and_then(|s| s.checked_add(compressed)).is_some_and(|end| end <= total_len);
         if !within {
             return Err(format_error(format!(
                 "{ctx}: member {name} claims {compressed} bytes of data beyond the end of the file"
@@ -236,7 +243,9 @@ impl<R: Read + Seek> Reader<R> {
                 false
             }
             other => {
-                return Err(format_error(format!("{ctx}: member {name} uses unsupported compression {other}")));
+                return Err(format_error(format!(
+                    "{ctx}: member {name} uses unsupported compression {other}"
+                )));
             }
         };
         let header = match npy::read_header(&mut file, declared) {
@@ -274,7 +283,9 @@ impl<R: Read + Seek> Reader<R> {
             )));
         };
         let &[rows, width] = &m.header.shape[..] else {
-            return Err(format_error(format!("{ctx}: vectors must be a 2-D array, but member vectors.npy has shape {shape}")));
+            return Err(format_error(format!(
+                "{ctx}: vectors must be a 2-D array, but member vectors.npy has shape {shape}"
+            )));
         };
         if width != dimensions as u64 {
             return Err(format_error(format!(
@@ -310,10 +321,14 @@ impl<R: Read + Seek> Reader<R> {
         let ctx = m.ctx;
         let shape = npy::shape_repr(&m.header.shape);
         let &[n] = &m.header.shape[..] else {
-            return Err(format_error(format!("{ctx}: metadata must be a 1-D array, but member metadata.npy has shape {shape}")));
+            return Err(format_error(format!(
+                "{ctx}: metadata must be a 1-D array, but member metadata.npy has shape {shape}"
+            )));
         };
         if n != rows as u64 {
-            return Err(format_error(format!("{ctx}: metadata has {n} entries but vectors have {rows} rows")));
+            return Err(format_error(format!(
+                "{ctx}: metadata has {n} entries but vectors have {rows} rows"
+            )));
         }
         let found: String = match m.header.dtype.clone() {
             dtype @ Dtype::Int { size, .. } => {
@@ -382,7 +397,12 @@ fn list(names: &[String]) -> String {
 }
 
 /// Read and validate a whole archive from `reader` (`total_len` bytes long).
-pub(crate) fn read_archive<R: Read + Seek>(reader: R, total_len: u64, ctx: String, options: ReadOptions) -> Result<Archive> {
+pub(crate) fn read_archive<R: Read + Seek>(
+    reader: R,
+    total_len: u64,
+    ctx: String,
+    options: ReadOptions,
+) -> Result<Archive> {
     let zip = ZipArchive::new(reader).map_err(|e| zip_error(&ctx, None, e))?;
     if zip.has_duplicate_names() {
         return Err(format_error(format!("{ctx} has duplicate member names")));
@@ -404,7 +424,9 @@ pub(crate) fn read_archive<R: Read + Seek>(reader: R, total_len: u64, ctx: Strin
     }
     let version = reader.int_scalar(FIELD_VERSION)?;
     if version != 1 {
-        return Err(format_error(format!("{ctx} has unsupported format version {version} (this library reads version 1)")));
+        return Err(format_error(format!(
+            "{ctx} has unsupported format version {version} (this library reads version 1)"
+        )));
     }
     let missing: Vec<String> =
         FIELDS.iter().zip(index).filter(|(_, i)| i.is_none()).map(|(f, _)| format!("{f}.npy")).collect();
