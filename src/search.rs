@@ -15,8 +15,9 @@ const BLOCK_ROWS: usize = 256;
 /// Below this many f32 values (rows x dims, 16 MiB: about 10k rows of 384 dimensions) one
 /// thread is faster than spawning workers.
 const PARALLEL_MIN_VALUES: usize = 4 << 20;
-/// Queries per batch tile pass: their rows (96 KiB at 384 dimensions) stay in L2.
-const QUERY_GROUP: usize = 64;
+/// Bytes of queries per batch tile pass: small enough that a pass's queries and the few rows
+/// a micro-kernel holds stay in L1 (32-48 KiB), so the FMA units are not starved by L2.
+const QUERY_GROUP_BYTES: usize = 24 << 10;
 /// f32 results with a magnitude below this may have lost precision to underflow.
 const TINY: f32 = 1e-30;
 
@@ -257,7 +258,7 @@ impl<'a> Plan<'a> {
         let qrefs: Vec<&[f32]> = queries.iter().map(|q| &q.0[..]).collect();
         let n = self.candidates();
         let rb = self.tile_rows();
-        let qb = QUERY_GROUP.min(queries.len());
+        let qb = (QUERY_GROUP_BYTES / (self.dimensions * 4).max(1) / 4 * 4).clamp(4, 64).min(queries.len());
         let mut refs: Vec<&[f32]> = vec![&[]; rb];
         let mut values = vec![0.0f32; qb * rb];
         let mut start = 0;
@@ -275,9 +276,7 @@ impl<'a> Plan<'a> {
                 let values = &mut values[..qs.len() * m];
                 kernel.scores_tile(op, qs, &refs[..m], values);
                 for ((q, top), vals) in qs.iter().zip(tops.iter_mut()).zip(values.chunks_exact(m)) {
-                    for (i, &raw) in vals.iter().enumerate() {
-                        self.offer(q, self.row_at(start + i), raw, top);
-                    }
+                    self.offer_block(q, start, vals, top);
                 }
             }
             start += m;
@@ -299,9 +298,7 @@ impl<'a> Plan<'a> {
                 self.offer_exact_cosine(kernel, q, start, &refs[..m], top);
             } else {
                 kernel.scores(op, q, &refs[..m], &mut raw[..m]);
-                for (i, &r) in raw[..m].iter().enumerate() {
-                    self.offer(q, self.row_at(start + i), r, top);
-                }
+                self.offer_block(q, start, &raw[..m], top);
             }
             start += m;
         }
@@ -323,6 +320,29 @@ impl<'a> Plan<'a> {
                 let row = self.row_at(start + k * BLOCK_ROWS + i);
                 self.keep((dot / self.rows.norms[row]) as f32 as f64, row, top);
             }
+        }
+    }
+
+    /// Offer kernel results for candidates `start..start + raw.len()`. Most rows of a long
+    /// scan cannot enter a full top-k: those are rejected on a value computed inline (the
+    /// same value [`Plan::value`] gives on its fast path) before the full [`Plan::offer`].
+    #[inline]
+    fn offer_block(&self, q: &[f32], start: usize, raw: &[f32], top: &mut TopK) {
+        for (i, &r) in raw.iter().enumerate() {
+            if let Some(bar) = top.worst() {
+                let ordinary = self.normalized_store || (r.is_finite() && r.abs() >= TINY);
+                let quick = match self.metric {
+                    Metric::Euclidean if self.normalized_store => Some(r.max(0.0).sqrt() as f64),
+                    Metric::Euclidean if ordinary => Some((r as f64).max(0.0).sqrt()),
+                    Metric::Dot if ordinary => Some(r as f64),
+                    Metric::Cosine if self.normalized_store => Some(r as f64),
+                    _ => None,
+                };
+                if quick.is_some_and(|v| top.strictly_worse(v, bar)) {
+                    continue;
+                }
+            }
+            self.offer(q, self.row_at(start + i), r, top);
         }
     }
 

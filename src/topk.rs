@@ -72,6 +72,22 @@ impl TopK {
         }
     }
 
+    /// The value of the worst kept row once `k` rows are kept: a row whose value ranks
+    /// strictly below it can never enter, whatever its index.
+    #[inline]
+    pub fn worst(&self) -> Option<f64> {
+        if self.heap.len() < self.k {
+            return None;
+        }
+        self.heap.peek().map(|e| e.s.value)
+    }
+
+    /// Whether `value` ranks strictly below `bar` (a cheap reject before [`TopK::admits`]).
+    #[inline]
+    pub fn strictly_worse(&self, value: f64, bar: f64) -> bool {
+        if self.descending { value < bar } else { value > bar }
+    }
+
     #[inline]
     pub fn push(&mut self, value: f64, index: usize) {
         if self.k == 0 {

@@ -87,8 +87,8 @@ pub(crate) unsafe fn avx2_rows<const L2: bool>(d: usize, q: *const f32, rows: &[
 /// The CPU has AVX2 and FMA; pointers as in [`simd::tile`].
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_tile<const L2: bool>(d: usize, qs: &[*const f32], rows: &[*const f32], out: &mut [f32], stride: usize) {
-    // 4 x 3 = 12 accumulators + 3 row registers of the 16 ymm registers.
-    simd::tile::<Avx2, L2, 4, 3>(d, qs, rows, out, stride)
+    // 3 x 3 = 9 accumulators + 3 row registers + 1 query register of the 16 ymm registers.
+    simd::tile::<Avx2, L2, 3, 3>(d, qs, rows, out, stride)
 }
 
 /// # Safety
@@ -102,8 +102,8 @@ pub(crate) unsafe fn avx512_rows<const L2: bool>(d: usize, q: *const f32, rows: 
 /// The CPU has AVX-512F and AVX-512DQ; pointers as in [`simd::tile`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
 pub(crate) unsafe fn avx512_tile<const L2: bool>(d: usize, qs: &[*const f32], rows: &[*const f32], out: &mut [f32], stride: usize) {
-    // 4 x 6 = 24 accumulators + 6 row registers of the 32 zmm registers.
-    simd::tile::<Avx512, L2, 4, 6>(d, qs, rows, out, stride)
+    // 4 x 4 = 16 accumulators + 4 row registers: larger tiles spill accumulators.
+    simd::tile::<Avx512, L2, 4, 4>(d, qs, rows, out, stride)
 }
 
 /// f64 dot products of `q` with `R` rows, summed in exactly the order of
