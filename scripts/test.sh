@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Run every test of native-vector-store, from any folder:
+#   Rust (format, lint, unit + integration tests incl. C tests, ABI and header drift),
+#   the Python oracle tests (differential + archive interop against numpy-vector-store 0.7.0),
+#   C and C++ through CMake/CTest (sanitizers, find_package consumer), Go, Swift,
+#   a short fuzz run of the archive reader and the benchmark smoke mode.
+#
+# Needs: cargo, a C/C++ compiler, cmake, GoogleTest, libclang (bindgen), go, python3 (venv),
+# and swift on PATH or ../shared/tools/swift-chroot. `.ci/run` installs these on a new machine.
+# Env: NVS_PYTHON (default .venv/bin/python, created from tests/python/requirements.txt),
+#      NVS_SKIP (space-separated step names to skip, e.g. "swift fuzz" for a quick local run).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { echo; echo "=== $1"; }
+skipped() { case " ${NVS_SKIP:-} " in *" $1 "*) echo "(skipped: NVS_SKIP)"; return 0 ;; esac; return 1; }
+
+py=${NVS_PYTHON:-$root/.venv/bin/python}
+if [ ! -x "$py" ]; then
+  step "python venv (.venv)"
+  python3 -m venv "$root/.venv"
+  "$root/.venv/bin/pip" install -q -r tests/python/requirements.txt
+  py=$root/.venv/bin/python
+fi
+
+step "rust: format and lint"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
+step "rust: build (release) and tests (unit, rules, persistence, C, ABI, header drift)"
+cargo build --release
+cargo test
+
+step "python: conformance cases are what numpy-vector-store 0.7.0 says"
+"$py" tests/conformance/generate.py --check
+
+step "python: differential and interop tests against numpy-vector-store 0.7.0"
+NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python
+
+step "c and c++: cmake + ctest"
+cmake -S . -B build -DNVS_CARGO_TARGET_DIR="$root/target" >/dev/null
+cmake --build build -j2
+ctest --test-dir build --output-on-failure -j2
+
+step "go: vet and race tests (binding and example server)"
+(cd bindings/go && test -z "$(gofmt -l .)" && go vet ./... && go test -race -count=1 ./...)
+(cd examples/go && test -z "$(gofmt -l .)" && go vet ./... && go test -race -count=1 ./...)
+
+step "swift: binding tests and quick start"
+skipped swift || bash scripts/swift-test.sh
+
+step "fuzz: archive reader smoke run"
+skipped fuzz || bash scripts/fuzz.sh smoke
+
+step "bench: smoke mode"
+skipped bench || bash bench/run.sh --smoke
+
+echo
+echo "All test steps passed."
