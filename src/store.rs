@@ -261,7 +261,12 @@ impl VectorStore {
         let d = self.dimensions;
         if let Some(v) = &vectors {
             if v.len() < count * d {
-                fail!(BufferTooSmall, "vectors buffer holds {} floats, {count} rows need {}", v.len(), count * d);
+                fail!(
+                    BufferTooSmall,
+                    "vectors buffer holds {} floats, {count} rows need {}",
+                    v.len(),
+                    count * d
+                );
             }
         }
         if let Some(i) = &ids {
@@ -380,12 +385,22 @@ impl VectorStore {
             Some(p) => npz::resolve_path(p)?,
             None => match self.file_path() {
                 Some(p) => p,
-                None => fail!(NoBoundPath, "save without a path needs a bound file path (open or save to a path first)"),
+                None => fail!(
+                    NoBoundPath,
+                    "save without a path needs a bound file path (open or save to a path first)"
+                ),
             },
         };
         {
             let rows = self.read();
-            npz::write_file(&destination, self.dimensions, self.normalize, &rows.vectors, &rows.ids, options)?;
+            npz::write_file(
+                &destination,
+                self.dimensions,
+                self.normalize,
+                &rows.vectors,
+                &rows.ids,
+                options,
+            )?;
         }
         self.bind_path(&destination);
         Ok(())

@@ -265,7 +265,10 @@ fn library_called_through_the_header_declarations() {
     // for the lengths given, and the store is freed once.
     unsafe {
         assert_eq!(CStr::from_ptr(b::nvs_version()).to_str().unwrap(), env!("CARGO_PKG_VERSION"));
-        assert_eq!(CStr::from_ptr(b::nvs_status_name(b::nvs_status_NVS_STATUS_ZERO_NORM)).to_str(), Ok("ZERO_NORM"));
+        assert_eq!(
+            CStr::from_ptr(b::nvs_status_name(b::nvs_status_NVS_STATUS_ZERO_NORM)).to_str(),
+            Ok("ZERO_NORM")
+        );
 
         let mut store: *mut b::nvs_store = ptr::null_mut();
         assert_eq!(b::nvs_store_new(2, true, &mut store), b::nvs_status_NVS_STATUS_OK);
@@ -326,8 +329,16 @@ fn library_called_through_the_header_declarations() {
 
         // An error comes back as the header's status value with a message.
         options.top_k = 0;
-        let status =
-            b::nvs_store_search(store, b::NVS_METRIC_DOT, query.as_ptr(), 2, &options, hits.as_mut_ptr(), 3, &mut n);
+        let status = b::nvs_store_search(
+            store,
+            b::NVS_METRIC_DOT,
+            query.as_ptr(),
+            2,
+            &options,
+            hits.as_mut_ptr(),
+            3,
+            &mut n,
+        );
         assert_eq!(status, b::nvs_status_NVS_STATUS_INVALID_ARGUMENT);
         assert!(CStr::from_ptr(b::nvs_last_error_message()).to_str().unwrap().contains("top_k"));
 

@@ -54,7 +54,8 @@ fn committed_header_matches_cbindgen() {
 
 #[test]
 fn version_agrees_everywhere() {
-    let header = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/nvs.h")).unwrap();
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/nvs.h")).unwrap();
     assert!(header.contains(&format!("#define NVS_VERSION \"{}\"", env!("CARGO_PKG_VERSION"))));
     // SAFETY: nvs_version returns a static NUL-terminated string.
     let v = unsafe { std::ffi::CStr::from_ptr(nvs::ffi::nvs_version()) };

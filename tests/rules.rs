@@ -126,7 +126,8 @@ fn metric_orders() {
 
 #[test]
 fn ties_use_ascending_row_index_at_the_top_k_boundary_and_under_within_rows() {
-    let rows: Vec<&[f32]> = vec![&[0.0, 1.0], &[1.0, 0.0], &[0.0, 1.0], &[1.0, 0.0], &[1.0, 0.0], &[0.0, 1.0]];
+    let rows: Vec<&[f32]> =
+        vec![&[0.0, 1.0], &[1.0, 0.0], &[0.0, 1.0], &[1.0, 0.0], &[1.0, 0.0], &[0.0, 1.0]];
     for normalize in [true, false] {
         let s = store(2, normalize, &rows);
         for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
@@ -266,7 +267,10 @@ fn batch_validates_every_query_first() {
     let e = s.search_batch(Metric::Cosine, &[1.0, 0.0, 0.0, 0.0], &opts(1)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::ZeroNorm);
     assert!(e.message.contains("query 1"), "{}", e.message);
-    assert_eq!(kind(s.search_batch(Metric::Cosine, &[1.0, 0.0, 1.0], &opts(1))), ErrorKind::DimensionMismatch);
+    assert_eq!(
+        kind(s.search_batch(Metric::Cosine, &[1.0, 0.0, 1.0], &opts(1))),
+        ErrorKind::DimensionMismatch
+    );
     assert!(s.search_batch(Metric::Cosine, &[], &opts(1)).unwrap().is_empty());
 }
 

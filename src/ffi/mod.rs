@@ -15,8 +15,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
-mod store;
 mod persist;
+mod store;
 
 pub use persist::*;
 pub use store::*;
@@ -147,7 +147,10 @@ fn check_span<T>(ptr: *const T, len: usize, name: &str) -> Result<(), Error> {
         return Err(null(name));
     }
     if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
-        return Err(Error::new(ErrorKind::InvalidArgument, format!("{name} is not aligned for its element type")));
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{name} is not aligned for its element type"),
+        ));
     }
     if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
         return Err(Error::new(ErrorKind::InvalidArgument, format!("{name} length {len} is too large")));
@@ -191,7 +194,8 @@ pub(crate) unsafe fn c_path<'a>(ptr: *const c_char, name: &str) -> Result<&'a st
     }
 }
 
-static VERSION_C: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+static VERSION_C: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes())
+{
     Ok(s) => s,
     Err(_) => panic!("version string"),
 };

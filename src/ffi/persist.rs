@@ -2,8 +2,8 @@
 
 use std::ffi::c_char;
 
-use super::{boundary, c_path, slice, slice_mut, write_out, nvs_status};
 use super::store::nvs_store;
+use super::{boundary, c_path, nvs_status, slice, slice_mut, write_out};
 use crate::error::{Error, ErrorKind};
 use crate::npz::{ReadOptions, WriteOptions};
 use crate::store::VectorStore;

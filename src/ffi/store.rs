@@ -1,6 +1,6 @@
 //! C entry points for creating, filling, reading and searching a store.
 
-use super::{boundary, boundary_value, slice, slice_mut, write_out, nvs_status};
+use super::{boundary, boundary_value, nvs_status, slice, slice_mut, write_out};
 use crate::error::{Error, ErrorKind};
 use crate::store::{Hit, Metric, SearchOptions, VectorStore};
 
@@ -132,7 +132,11 @@ unsafe fn options_from<'a>(options: *const nvs_search_options) -> Result<SearchO
 /// choice) rows and queries are stored and compared as unit vectors. On success `*out` owns a
 /// new handle; free it with `nvs_store_free`.
 #[no_mangle]
-pub unsafe extern "C" fn nvs_store_new(dimensions: usize, normalize: bool, out: *mut *mut nvs_store) -> nvs_status {
+pub unsafe extern "C" fn nvs_store_new(
+    dimensions: usize,
+    normalize: bool,
+    out: *mut *mut nvs_store,
+) -> nvs_status {
     boundary(|| {
         if out.is_null() {
             return Err(Error::new(ErrorKind::NullArgument, "out must not be NULL"));
@@ -191,7 +195,8 @@ pub unsafe extern "C" fn nvs_store_get(
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
         let store = unsafe { store_ref(store) }?;
-        let vector = if vector.is_null() { None } else { Some(unsafe { slice_mut(vector, vector_len, "vector") }?) };
+        let vector =
+            if vector.is_null() { None } else { Some(unsafe { slice_mut(vector, vector_len, "vector") }?) };
         let value = store.get_into(index, vector)?;
         if !id.is_null() {
             // SAFETY: non-NULL and writable by contract.
@@ -249,7 +254,11 @@ pub unsafe extern "C" fn nvs_store_read_rows(
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
         let store = unsafe { store_ref(store) }?;
-        let vectors = if vectors.is_null() { None } else { Some(unsafe { slice_mut(vectors, vectors_len, "vectors") }?) };
+        let vectors = if vectors.is_null() {
+            None
+        } else {
+            Some(unsafe { slice_mut(vectors, vectors_len, "vectors") }?)
+        };
         let ids = if ids.is_null() { None } else { Some(unsafe { slice_mut(ids, ids_len, "ids") }?) };
         store.read_rows(start, count, vectors, ids)
     })
