@@ -15,8 +15,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
-mod persist;
+// Declared in this order so nvs.h lists the store functions before the archive ones.
 mod store;
+
+mod persist;
 
 pub use persist::*;
 pub use store::*;
