@@ -274,3 +274,24 @@ fn f64_dots_equal_the_portable_f64_dot_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn all_finite_finds_every_non_finite_value_at_every_position() {
+    for n in [0, 1, 63, 64, 65, 200] {
+        let mut v = Rng(n as u64 + 1).vec(n);
+        assert!(all_finite(&v));
+        for pos in 0..n {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let keep = v[pos];
+                v[pos] = bad;
+                assert!(!all_finite(&v), "n={n} pos={pos} {bad}");
+                v[pos] = keep;
+            }
+        }
+        if n > 0 {
+            v[0] = f32::MAX;
+            v[n - 1] = -f32::MIN_POSITIVE / 2.0; // subnormal
+            assert!(all_finite(&v));
+        }
+    }
+}
