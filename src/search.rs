@@ -369,7 +369,7 @@ impl<'a> Plan<'a> {
     #[inline]
     fn value(&self, q: &[f32], row: usize, raw: f32) -> f64 {
         let d = self.dimensions;
-        let needs_f64 = !self.normalized_store && !(raw.is_finite() && raw.abs() >= TINY);
+        let needs_f64 = !(self.normalized_store || raw.is_finite() && raw.abs() >= TINY);
         let slow = || &self.rows.vectors[row * d..(row + 1) * d];
         match self.metric {
             Metric::Euclidean if self.normalized_store => raw.max(0.0).sqrt() as f64,

@@ -85,7 +85,11 @@ impl TopK {
     /// Whether `value` ranks strictly below `bar` (a cheap reject before [`TopK::admits`]).
     #[inline]
     pub fn strictly_worse(&self, value: f64, bar: f64) -> bool {
-        if self.descending { value < bar } else { value > bar }
+        if self.descending {
+            value < bar
+        } else {
+            value > bar
+        }
     }
 
     #[inline]
@@ -171,7 +175,11 @@ mod tests {
                 let mut a = TopK::new(k, descending);
                 let mut b = TopK::new(k, descending);
                 for (i, &v) in values.iter().enumerate() {
-                    if i % 2 == 0 { a.push(v, i) } else { b.push(v, i) }
+                    if i % 2 == 0 {
+                        a.push(v, i)
+                    } else {
+                        b.push(v, i)
+                    }
                 }
                 a.merge(b);
                 let got: Vec<usize> = a.into_sorted().iter().map(|s| s.index).collect();

@@ -77,7 +77,9 @@ fn ffi(budget: f64) {
         let mut n = 0usize;
         let t = median_inner(budget, 1000, || {
             // SAFETY: all pointers valid for the sizes given.
-            let st = unsafe { nvs_store_search(s, NVS_METRIC_COSINE, q.as_ptr(), 384, &opts, hits.as_mut_ptr(), 10, &mut n) };
+            let st = unsafe {
+                nvs_store_search(s, NVS_METRIC_COSINE, q.as_ptr(), 384, &opts, hits.as_mut_ptr(), 10, &mut n)
+            };
             black_box(st);
         });
         println!("| {rows} rows, cosine | {:.0} ns |", t * 1e9);
@@ -120,15 +122,22 @@ fn ingest(budget: f64, smoke: bool) {
 fn threads(budget: f64, smoke: bool) {
     println!("\n### Threads (cosine, top 10, normalized store)\n");
     println!("| store | 1 thread | 2 threads | auto (0) | speedup 2 vs 1 | 2-thread scan floor |\n|---|---|---|---|---|---|");
-    let shapes: &[(usize, usize)] =
-        if smoke { &[(1000, 384), (10_000, 1536)] } else { &[(1000, 384), (10_000, 384), (10_000, 1536), (100_000, 384), (100_000, 1536)] };
+    let shapes: &[(usize, usize)] = if smoke {
+        &[(1000, 384), (10_000, 1536)]
+    } else {
+        &[(1000, 384), (10_000, 384), (10_000, 1536), (100_000, 384), (100_000, 1536)]
+    };
     for &(rows, dims) in shapes {
         let s = store(rows, dims, true, 4);
         let q = Rng(5).vec(dims);
-        let t = |threads| median(budget, 9, || drop(black_box(s.search(Metric::Cosine, &q, &one(threads)).unwrap())));
+        let t = |threads| {
+            median(budget, 9, || drop(black_box(s.search(Metric::Cosine, &q, &one(threads)).unwrap())))
+        };
         let (t1, t2, t0) = (t(1), t(2), t(0));
         let copy = Rng(4).vec(rows * dims);
-        let floor2 = median(budget, 9, || { black_box(scan_threads(&copy, 2)); });
+        let floor2 = median(budget, 9, || {
+            black_box(scan_threads(&copy, 2));
+        });
         println!(
             "| {rows} x {dims} | {:.3} ms | {:.3} ms | {:.3} ms | {:.2}x | {:.3} ms |",
             t1 * 1e3,
@@ -142,7 +151,10 @@ fn threads(budget: f64, smoke: bool) {
 
 fn batch(budget: f64, smoke: bool) {
     let (nq, rows) = if smoke { (100, 10_000) } else { (100, 100_000) };
-    println!("\n### Batch search ({nq} queries x {rows} x 384, top 10, one thread, kernel {})\n", Kernel::active().name());
+    println!(
+        "\n### Batch search ({nq} queries x {rows} x 384, top 10, one thread, kernel {})\n",
+        Kernel::active().name()
+    );
     println!("| metric | batch | {nq} single searches | GFLOP/s |\n|---|---|---|---|");
     let s = store(rows, 384, true, 6);
     let qs = Rng(7).vec(nq * 384);
@@ -175,7 +187,10 @@ fn filtered(budget: f64, smoke: bool) {
 }
 
 fn grid(budget: f64, smoke: bool) {
-    println!("\n### Single query, one thread, vs the read-only scan of the same bytes (kernel {})\n", Kernel::active().name());
+    println!(
+        "\n### Single query, one thread, vs the read-only scan of the same bytes (kernel {})\n",
+        Kernel::active().name()
+    );
     println!("| rows x dims | scan floor | cosine | dot | euclidean | cosine raw | dot raw | euclidean raw | worst / floor |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let rows_list: &[usize] = if smoke { &[1000, 10_000] } else { &[1000, 10_000, 100_000] };
@@ -186,7 +201,9 @@ fn grid(budget: f64, smoke: bool) {
             let mut cells = Vec::new();
             let mut worst = 0.0f64;
             let copy = Rng(10).vec(rows * dims);
-            let floor = median(budget, 9, || { black_box(scan(&copy)); });
+            let floor = median(budget, 9, || {
+                black_box(scan(&copy));
+            });
             drop(copy);
             for normalize in [true, false] {
                 let s = store(rows, dims, normalize, 10);
@@ -209,7 +226,12 @@ fn main() {
     if what.is_empty() || what.contains(&"all") {
         what = vec!["ffi", "ingest", "threads", "batch", "filtered", "grid"];
     }
-    println!("nvs {} kernel {} (supported: {:?})", nvs::VERSION, Kernel::active().name(), Kernel::supported());
+    println!(
+        "nvs {} kernel {} (supported: {:?})",
+        nvs::VERSION,
+        Kernel::active().name(),
+        Kernel::supported()
+    );
     for w in what {
         match w {
             "ffi" => ffi(budget),

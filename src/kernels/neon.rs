@@ -41,14 +41,25 @@ impl Lanes for Neon {
 /// # Safety
 /// Pointers as in [`simd::rows`].
 #[target_feature(enable = "neon")]
-pub(crate) unsafe fn neon_rows<const L2: bool>(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
+pub(crate) unsafe fn neon_rows<const L2: bool>(
+    d: usize,
+    q: *const f32,
+    rows: &[*const f32],
+    out: &mut [f32],
+) {
     simd::rows::<Neon, L2>(d, q, rows, out)
 }
 
 /// # Safety
 /// Pointers as in [`simd::tile`].
 #[target_feature(enable = "neon")]
-pub(crate) unsafe fn neon_tile<const L2: bool>(d: usize, qs: &[*const f32], rows: &[*const f32], out: &mut [f32], stride: usize) {
+pub(crate) unsafe fn neon_tile<const L2: bool>(
+    d: usize,
+    qs: &[*const f32],
+    rows: &[*const f32],
+    out: &mut [f32],
+    stride: usize,
+) {
     // 4 x 4 = 16 accumulators + 4 row registers of the 32 vector registers.
     simd::tile::<Neon, L2, 4, 4>(d, qs, rows, out, stride)
 }

@@ -96,7 +96,12 @@ fn array<const N: usize>(p: &[*const f32]) -> &[*const f32; N] {
 /// `q` and every row pointer valid for `d` floats; `out.len() == rows.len()`; the instruction
 /// set available.
 #[inline(always)]
-pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
+pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(
+    d: usize,
+    q: *const f32,
+    rows: &[*const f32],
+    out: &mut [f32],
+) {
     const R: usize = 8;
     let qs = [q];
     let mut chunks = rows.chunks_exact(R);

@@ -16,7 +16,7 @@ impl Rng {
     /// Uniform in [-1, 1), sometimes scaled so magnitudes vary.
     fn value(&mut self) -> f32 {
         let u = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
-        let scale = if self.next() % 8 == 0 { 100.0 } else { 1.0 };
+        let scale = if self.next().is_multiple_of(8) { 100.0 } else { 1.0 };
         (2.0 * u - 1.0) * scale
     }
     fn vec(&mut self, n: usize) -> Vec<f32> {
@@ -141,7 +141,11 @@ fn equal_rows_score_equally_at_every_position() {
                 kernel.scores(op, &q, &rows, &mut out);
                 let mut tile = vec![0.0; rows.len() * queries.len()];
                 kernel.scores_tile(op, &queries, &rows, &mut tile);
-                assert!(out.iter().chain(&tile).all(|v| v.to_bits() == out[0].to_bits()), "{}", kernel.name());
+                assert!(
+                    out.iter().chain(&tile).all(|v| v.to_bits() == out[0].to_bits()),
+                    "{}",
+                    kernel.name()
+                );
             }
         }
     }
@@ -268,7 +272,12 @@ fn f64_dots_equal_the_portable_f64_dot_bit_for_bit() {
                 let mut got = vec![f64::NAN; n];
                 kernel.dots_f64(&q, &rows, &mut got);
                 for i in 0..n {
-                    assert_eq!(got[i].to_bits(), dot_f64(&q, rows[i]).to_bits(), "{} d={d} row {i}", kernel.name());
+                    assert_eq!(
+                        got[i].to_bits(),
+                        dot_f64(&q, rows[i]).to_bits(),
+                        "{} d={d} row {i}",
+                        kernel.name()
+                    );
                 }
             }
         }

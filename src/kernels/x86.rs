@@ -79,14 +79,25 @@ impl Lanes for Avx512 {
 /// # Safety
 /// The CPU has AVX2 and FMA; pointers as in [`simd::rows`].
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn avx2_rows<const L2: bool>(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
+pub(crate) unsafe fn avx2_rows<const L2: bool>(
+    d: usize,
+    q: *const f32,
+    rows: &[*const f32],
+    out: &mut [f32],
+) {
     simd::rows::<Avx2, L2>(d, q, rows, out)
 }
 
 /// # Safety
 /// The CPU has AVX2 and FMA; pointers as in [`simd::tile`].
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn avx2_tile<const L2: bool>(d: usize, qs: &[*const f32], rows: &[*const f32], out: &mut [f32], stride: usize) {
+pub(crate) unsafe fn avx2_tile<const L2: bool>(
+    d: usize,
+    qs: &[*const f32],
+    rows: &[*const f32],
+    out: &mut [f32],
+    stride: usize,
+) {
     // 3 x 3 = 9 accumulators + 3 row registers + 1 query register of the 16 ymm registers.
     simd::tile::<Avx2, L2, 3, 3>(d, qs, rows, out, stride)
 }
@@ -94,14 +105,25 @@ pub(crate) unsafe fn avx2_tile<const L2: bool>(d: usize, qs: &[*const f32], rows
 /// # Safety
 /// The CPU has AVX-512F and AVX-512DQ; pointers as in [`simd::rows`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-pub(crate) unsafe fn avx512_rows<const L2: bool>(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
+pub(crate) unsafe fn avx512_rows<const L2: bool>(
+    d: usize,
+    q: *const f32,
+    rows: &[*const f32],
+    out: &mut [f32],
+) {
     simd::rows::<Avx512, L2>(d, q, rows, out)
 }
 
 /// # Safety
 /// The CPU has AVX-512F and AVX-512DQ; pointers as in [`simd::tile`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-pub(crate) unsafe fn avx512_tile<const L2: bool>(d: usize, qs: &[*const f32], rows: &[*const f32], out: &mut [f32], stride: usize) {
+pub(crate) unsafe fn avx512_tile<const L2: bool>(
+    d: usize,
+    qs: &[*const f32],
+    rows: &[*const f32],
+    out: &mut [f32],
+    stride: usize,
+) {
     // 4 x 4 = 16 accumulators + 4 row registers: larger tiles spill accumulators.
     simd::tile::<Avx512, L2, 4, 4>(d, qs, rows, out, stride)
 }
@@ -112,7 +134,11 @@ pub(crate) unsafe fn avx512_tile<const L2: bool>(d: usize, qs: &[*const f32], ro
 /// Each product of two f32 is exact in f64, so a fused multiply-add rounds exactly as the
 /// portable multiply-then-add does: the results equal the portable ones bit for bit.
 #[inline(always)]
-unsafe fn dot_f64_micro<const AVX512: bool, const R: usize>(d: usize, q: *const f32, rs: &[*const f32; R]) -> [f64; R] {
+unsafe fn dot_f64_micro<const AVX512: bool, const R: usize>(
+    d: usize,
+    q: *const f32,
+    rs: &[*const f32; R],
+) -> [f64; R] {
     let full = d - d % 8;
     let mut halves = [[0.0f64; 4]; R];
     if AVX512 {
@@ -135,7 +161,8 @@ unsafe fn dot_f64_micro<const AVX512: bool, const R: usize>(d: usize, q: *const 
         let mut i = 0;
         while i < full {
             let qv = _mm256_loadu_ps(q.add(i));
-            let (ql, qh) = (_mm256_cvtps_pd(_mm256_castps256_ps128(qv)), _mm256_cvtps_pd(_mm256_extractf128_ps(qv, 1)));
+            let (ql, qh) =
+                (_mm256_cvtps_pd(_mm256_castps256_ps128(qv)), _mm256_cvtps_pd(_mm256_extractf128_ps(qv, 1)));
             for r in 0..R {
                 let rv = _mm256_loadu_ps(rs[r].add(i));
                 lo[r] = _mm256_fmadd_pd(ql, _mm256_cvtps_pd(_mm256_castps256_ps128(rv)), lo[r]);
