@@ -10,6 +10,7 @@
 pub mod error;
 pub mod ffi;
 pub mod kernels;
+mod memory;
 pub mod npz;
 mod search;
 mod store;

@@ -6,6 +6,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{fail, Error, ErrorKind, Result};
 use crate::kernels;
+use crate::memory;
 use crate::npz;
 use crate::search;
 
@@ -146,36 +147,46 @@ impl VectorStore {
                 vectors.len()
             );
         }
-        if let Some(pos) = vectors.iter().position(|v| !v.is_finite()) {
-            fail!(
-                NonFinite,
-                "{what} contain a non-finite value ({}) at row {}, column {}",
-                vectors[pos],
-                pos / d,
-                pos % d
-            );
-        }
         let n = vectors.len() / d;
         let mut out = Vec::new();
         out.try_reserve_exact(vectors.len())?;
+        memory::advise_huge_pages(&mut out);
         let mut norms = Vec::new();
-        let mut zero_norm_rows = 0;
-        if self.normalize {
-            for (r, row) in vectors.chunks_exact(d).enumerate() {
-                let norm = kernels::norm_sq_f64(row).sqrt();
-                if norm == 0.0 {
-                    fail!(ZeroNorm, "{what} row {r} has zero norm and cannot be normalized");
-                }
-                out.extend(row.iter().map(|&x| (x as f64 / norm) as f32));
-            }
-        } else {
+        if !self.normalize {
             norms.try_reserve_exact(n)?;
-            for row in vectors.chunks_exact(d) {
-                let norm = kernels::norm_sq_f64(row).sqrt();
-                zero_norm_rows += (norm == 0.0) as usize;
-                norms.push(norm);
+        }
+        // One pass, row by row while the row is in L1. The f64 squared norm doubles as the
+        // finiteness check (finite f32 squares never overflow f64), so a non-finite value is
+        // found without a separate scan. Non-finite rows are reported before zero rows, as
+        // the reference does, so a zero row only fails the batch at the end.
+        let mut first_zero_row = None;
+        let mut zero_norm_rows = 0;
+        out.resize(vectors.len(), 0.0);
+        for (r, (row, dst)) in vectors.chunks_exact(d).zip(out.chunks_exact_mut(d)).enumerate() {
+            let norm_sq = kernels::norm_sq_f64(row);
+            if !norm_sq.is_finite() {
+                let c = row.iter().position(|v| !v.is_finite()).unwrap_or(0);
+                fail!(NonFinite, "{what} contain a non-finite value ({}) at row {r}, column {c}", row[c]);
             }
-            out.extend_from_slice(vectors);
+            let norm = norm_sq.sqrt();
+            if norm == 0.0 {
+                first_zero_row.get_or_insert(r);
+                zero_norm_rows += 1;
+            }
+            if !self.normalize {
+                norms.push(norm);
+                dst.copy_from_slice(row);
+            } else if norm != 0.0 {
+                // Multiplying by the f64 reciprocal equals dividing after rounding to f32 except
+                // in rare last-bit cases, and keeps ingestion from being bound by divisions.
+                let inv = 1.0 / norm;
+                for (o, &x) in dst.iter_mut().zip(row) {
+                    *o = (x as f64 * inv) as f32;
+                }
+            }
+        }
+        if let (true, Some(r)) = (self.normalize, first_zero_row) {
+            fail!(ZeroNorm, "{what} row {r} has zero norm and cannot be normalized");
         }
         Ok(PreparedRows { vectors: out, norms, zero_norm_rows })
     }
@@ -205,10 +216,15 @@ impl VectorStore {
         let start = rows.len();
         // Reserve everything first so an allocation failure leaves the rows untouched.
         // Vec growth is geometric, so many small adds stay amortized O(1) per row.
-        rows.vectors.try_reserve(prepared.vectors.len())?;
         rows.ids.try_reserve(n)?;
         rows.norms.try_reserve(prepared.norms.len())?;
-        rows.vectors.extend_from_slice(&prepared.vectors);
+        if rows.vectors.is_empty() && rows.vectors.capacity() < prepared.vectors.len() {
+            // The first batch into an empty store: take the prepared buffer, no second copy.
+            rows.vectors = prepared.vectors;
+        } else {
+            rows.vectors.try_reserve(prepared.vectors.len())?;
+            rows.vectors.extend_from_slice(&prepared.vectors);
+        }
         match ids {
             Some(ids) => rows.ids.extend_from_slice(ids),
             None => rows.ids.extend((start..start + n).map(|i| i as u64)),

@@ -39,6 +39,8 @@ fn failed_adds_add_nothing() {
     assert_eq!(kind(s.add(&[1.0, 2.0, f32::NAN, 1.0], None)), ErrorKind::NonFinite);
     assert_eq!(kind(s.add(&[1.0, 2.0, f32::INFINITY, 1.0], None)), ErrorKind::NonFinite);
     assert_eq!(kind(s.add(&[1.0, 2.0, 0.0, 0.0], Some(&[5, 6]))), ErrorKind::ZeroNorm);
+    // A non-finite value anywhere in the batch is reported before a zero row, as the reference does.
+    assert_eq!(kind(s.add(&[0.0, 0.0, 1.0, f32::NAN], None)), ErrorKind::NonFinite);
     assert_eq!(s.len(), 1);
     assert_eq!(s.get(0).unwrap(), before);
     // Messages name the problem.
