@@ -265,18 +265,15 @@ impl<'a> Plan<'a> {
         while start < n {
             let m = rb.min(n - start);
             self.gather(start, &mut refs[..m]);
-            if self.exact_cosine() {
-                for (q, top) in qrefs.iter().zip(tops.iter_mut()) {
-                    self.offer_exact_cosine(kernel, q, start, &refs[..m], top);
-                }
-                start += m;
-                continue;
-            }
             for (qs, tops) in qrefs.chunks(qb).zip(tops.chunks_mut(qb)) {
                 let values = &mut values[..qs.len() * m];
                 kernel.scores_tile(op, qs, &refs[..m], values);
                 for ((q, top), vals) in qs.iter().zip(tops.iter_mut()).zip(values.chunks_exact(m)) {
-                    self.offer_block(q, start, vals, top);
+                    if self.exact_cosine() {
+                        self.offer_raw_cosine(kernel, q, start, &refs[..m], vals, top);
+                    } else {
+                        self.offer_block(q, start, vals, top);
+                    }
                 }
             }
             start += m;
@@ -295,7 +292,8 @@ impl<'a> Plan<'a> {
             let m = BLOCK_ROWS.min(to - start);
             self.gather(start, &mut refs[..m]);
             if self.exact_cosine() {
-                self.offer_exact_cosine(kernel, q, start, &refs[..m], top);
+                kernel.scores(Op::Dot, q, &refs[..m], &mut raw[..m]);
+                self.offer_raw_cosine(kernel, q, start, &refs[..m], &raw[..m], top);
             } else {
                 kernel.scores(op, q, &refs[..m], &mut raw[..m]);
                 self.offer_block(q, start, &raw[..m], top);
@@ -309,17 +307,47 @@ impl<'a> Plan<'a> {
         self.metric == Metric::Cosine && !self.normalized_store
     }
 
-    /// Raw cosine for candidates `start..start + refs.len()`: f64 dots from the kernel (equal
-    /// to [`kernels::dot_f64`] bit for bit), divided by the row norm, rounded to f32.
-    fn offer_exact_cosine(&self, kernel: Kernel, q: &[f32], start: usize, refs: &[&[f32]], top: &mut TopK) {
-        let mut dots = [0.0f64; BLOCK_ROWS];
-        for (k, refs) in refs.chunks(BLOCK_ROWS).enumerate() {
-            let dots = &mut dots[..refs.len()];
-            kernel.dots_f64(q, refs, dots);
-            for (i, &dot) in dots.iter().enumerate() {
-                let row = self.row_at(start + k * BLOCK_ROWS + i);
-                self.keep((dot / self.rows.norms[row]) as f32 as f64, row, top);
+    /// Raw cosine for candidates `start..start + refs.len()`, given their f32 dots in `raw`.
+    /// The exact value is the f64 dot (from the kernel, equal to [`kernels::dot_f64`] bit for
+    /// bit) divided by the row norm and rounded to f32. The f32 dot screens rows first: its
+    /// error is at most `cosine_margin` in cosine units (the query is a unit vector), so a row
+    /// whose estimate plus that margin still ranks below the current k-th value or the
+    /// threshold cannot enter, and only the few rows near the top pay for the f64 dot.
+    fn offer_raw_cosine(
+        &self,
+        kernel: Kernel,
+        q: &[f32],
+        start: usize,
+        refs: &[&[f32]],
+        raw: &[f32],
+        top: &mut TopK,
+    ) {
+        debug_assert!(refs.len() <= BLOCK_ROWS && raw.len() == refs.len());
+        let margin = cosine_margin(self.dimensions);
+        let mut exact_refs: [&[f32]; BLOCK_ROWS] = [&[]; BLOCK_ROWS];
+        let mut exact_rows = [0usize; BLOCK_ROWS];
+        let mut n = 0;
+        for (i, (&r, &v)) in raw.iter().zip(refs).enumerate() {
+            let row = self.row_at(start + i);
+            let norm = self.rows.norms[row];
+            // Tiny rows may lose products to f32 underflow and huge ones may overflow: those
+            // always take the exact path (norm 0 never reaches here: check_rows rejects it).
+            if r.is_finite() && norm >= 1e-30 {
+                let upper = r as f64 / norm + margin;
+                let below_threshold = self.threshold.is_some_and(|t| upper < t);
+                let below_top = top.worst().is_some_and(|bar| upper < bar);
+                if below_threshold || below_top {
+                    continue;
+                }
             }
+            exact_refs[n] = v;
+            exact_rows[n] = row;
+            n += 1;
+        }
+        let mut dots = [0.0f64; BLOCK_ROWS];
+        kernel.dots_f64(q, &exact_refs[..n], &mut dots[..n]);
+        for (&dot, &row) in dots[..n].iter().zip(&exact_rows[..n]) {
+            self.keep((dot / self.rows.norms[row]) as f32 as f64, row, top);
         }
     }
 
@@ -400,6 +428,13 @@ impl<'a> Plan<'a> {
             .map(|s| Hit { index: s.index, id: self.rows.ids[s.index], value: s.value })
             .collect()
     }
+}
+
+/// An upper bound on |f32 dot - exact dot| / (|q| |r|) for the f32 kernels over `d` values:
+/// the recursive-summation bound d * 2^-24 (any blocking or lane split only lowers it),
+/// doubled for the rounding of the unit query to f32, plus one f32 ulp for the final rounding.
+fn cosine_margin(d: usize) -> f64 {
+    (2.0 * d as f64 + 4.0) * f64::from(f32::EPSILON) / 2.0
 }
 
 /// `within_rows` must be unique and inside the store. Duplicates are reported before range

@@ -16,10 +16,11 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>/`: the test binary lives in its `deps/` folder.
+/// `target/<profile>/deps`, where `cargo test` leaves the staticlib and cdylib it built for this
+/// run (only `cargo build` copies them up to `target/<profile>/`).
 fn artifact_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test binary>").to_path_buf()
+    exe.parent().expect("target/<profile>/deps/<test binary>").to_path_buf()
 }
 
 /// The target triple, spelled out for `cc` (which otherwise expects build-script variables).

@@ -309,3 +309,54 @@ fn raw_cosine_keeps_parallel_rows_tied() {
     assert!(hits.iter().all(|h| h.value == hits[0].value), "{hits:?}");
     assert!((hits[0].value - 0.997_408_628_463_745_1).abs() < 1e-7);
 }
+
+#[test]
+fn raw_cosine_screening_matches_exact_ranking() {
+    // Many exact ties (scaled copies of a few directions) and near ties: the f32 screen must
+    // never drop a row that the exact f64 value ranks into the top-k or past the threshold.
+    let d = 96;
+    let mut x: u64 = 11;
+    let mut rnd = || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let bases: Vec<Vec<f32>> = (0..5).map(|_| (0..d).map(|_| rnd()).collect()).collect();
+    let mut rows = Vec::new();
+    for i in 0..4000 {
+        let scale = [1.0f32, 3.0, 0.1, 7.0, 1e-3, 250.0][i % 6];
+        let noise = if i % 3 == 0 { 0.0 } else { 1e-4 };
+        let base = &bases[i % bases.len()];
+        rows.extend(base.iter().map(|&v| scale * (v + noise * rnd())));
+    }
+    let s = VectorStore::new(d, false).unwrap();
+    s.add(&rows, None).unwrap();
+    let query = &bases[2];
+    let qn = query.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt();
+    let q: Vec<f32> = query.iter().map(|&v| (v as f64 / qn) as f32).collect();
+    let exact: Vec<f64> = rows
+        .chunks(d)
+        .map(|r| {
+            let dot: f64 = r.iter().zip(&q).map(|(&a, &b)| a as f64 * b as f64).sum();
+            let norm = r.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>().sqrt();
+            (dot / norm) as f32 as f64
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..exact.len()).collect();
+    order.sort_by(|&a, &b| exact[b].partial_cmp(&exact[a]).unwrap().then(a.cmp(&b)));
+    for top_k in [1, 10, 300, 1000] {
+        for threads in [1, 2] {
+            let o = SearchOptions { top_k, threads, ..Default::default() };
+            let hits = s.search(Metric::Cosine, query, &o).unwrap();
+            assert_eq!(indexes(&hits), order[..top_k].to_vec(), "top_k={top_k}");
+            for h in &hits {
+                assert!((h.value - exact[h.index]).abs() <= 2e-7, "{} vs {}", h.value, exact[h.index]);
+            }
+            let batch = s.search_batch(Metric::Cosine, query, &o).unwrap();
+            assert_eq!(batch[0], hits);
+        }
+    }
+    let t = exact[order[700]];
+    let o = SearchOptions { top_k: 4000, threshold: Some(t), ..Default::default() };
+    let want: Vec<usize> = order.iter().copied().filter(|&i| exact[i] >= (t as f32) as f64).collect();
+    assert_eq!(indexes(&s.search(Metric::Cosine, query, &o).unwrap()), want);
+}
