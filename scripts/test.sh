@@ -32,11 +32,27 @@ step "rust: build (release) and tests (unit, rules, persistence, C, ABI, header 
 cargo build --release
 cargo test
 
+step "rust: forced kernel paths give the same results (rules, C conformance and API tests)"
+# NVS_KERNEL forces an implementation (an unsupported one falls back to the best); the plain
+# `cargo test` above ran the best one this CPU has, and src/kernels tests compare them all.
+for kernel in portable avx2; do
+  echo "--- NVS_KERNEL=$kernel"
+  NVS_KERNEL=$kernel cargo test --release --test rules --test c_tests
+done
+
+step "rust: the NEON kernels compile for Apple Silicon / arm64 Linux"
+if rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; then
+  cargo check --release --lib --target aarch64-unknown-linux-gnu
+else
+  echo "(aarch64 std not installable here: skipped)"
+fi
+
 step "python: conformance cases are what numpy-vector-store 0.7.0 says"
 "$py" tests/conformance/generate.py --check
 
 step "python: differential and interop tests against numpy-vector-store 0.7.0"
 NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python
+NVS_KERNEL=portable NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python/test_differential.py
 
 step "c and c++: cmake + ctest"
 cmake -S . -B build -DNVS_CARGO_TARGET_DIR="$root/target" >/dev/null

@@ -356,6 +356,29 @@ impl<'a> Plan<'a> {
     /// same value [`Plan::value`] gives on its fast path) before the full [`Plan::offer`].
     #[inline]
     fn offer_block(&self, q: &[f32], start: usize, raw: &[f32], top: &mut TopK) {
+        // Normalized stores: the value is monotonic in the kernel result, so when even the
+        // block's best result cannot beat the k-th value, the whole block is skipped with one
+        // vectorizable min/max instead of a comparison per row.
+        // Raw stores qualify when every result in the block is on the f32 fast path (finite and
+        // not tiny); otherwise the rows go one by one, some through the f64 recompute.
+        if let Some(bar) = top.worst() {
+            let descending = self.metric.descending();
+            let (mut best, mut ordinary) = (if descending { f32::NEG_INFINITY } else { f32::INFINITY }, true);
+            for &v in raw {
+                best = if descending { best.max(v) } else { best.min(v) };
+                ordinary &= v.is_finite() && v.abs() >= TINY;
+            }
+            if self.normalized_store || ordinary {
+                let best = match self.metric {
+                    Metric::Euclidean if self.normalized_store => best.max(0.0).sqrt() as f64,
+                    Metric::Euclidean => (best as f64).max(0.0).sqrt(),
+                    _ => best as f64,
+                };
+                if top.strictly_worse(best, bar) {
+                    return;
+                }
+            }
+        }
         for (i, &r) in raw.iter().enumerate() {
             if let Some(bar) = top.worst() {
                 let ordinary = self.normalized_store || (r.is_finite() && r.abs() >= TINY);
