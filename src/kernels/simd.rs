@@ -23,6 +23,9 @@ pub(crate) trait Lanes: Copy {
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self;
     unsafe fn sub(a: Self, b: Self) -> Self;
     unsafe fn sum(self) -> f32;
+    /// Hint that the cache line at `p` will be read soon (no-op where there is no hint).
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const f32) {}
 }
 
 /// `a * b + acc` for a dot product, `(a - b)^2 + acc` for a squared distance.
@@ -46,10 +49,35 @@ pub(crate) unsafe fn micro<V: Lanes, const L2: bool, const Q: usize, const R: us
     qs: &[*const f32; Q],
     rs: &[*const f32; R],
 ) -> [[f32; R]; Q] {
+    micro_prefetching::<V, L2, Q, R, false>(d, qs, rs, rs)
+}
+
+/// [`micro`] that also prefetches the rows `next` (each valid for `d` floats) in step with its
+/// own loads. Eight rows read side by side are eight short streams that the hardware prefetcher
+/// only picks up late; asking for the next group while this one computes hides that start-up.
+#[inline(always)]
+pub(crate) unsafe fn micro_prefetching<
+    V: Lanes,
+    const L2: bool,
+    const Q: usize,
+    const R: usize,
+    const PF: bool,
+>(
+    d: usize,
+    qs: &[*const f32; Q],
+    rs: &[*const f32; R],
+    next: &[*const f32; R],
+) -> [[f32; R]; Q] {
     let mut acc = [[V::zero(); R]; Q];
     let full = d - d % V::WIDTH;
     let mut i = 0;
     while i < full {
+        if PF {
+            for &p in next {
+                // Prefetches never fault, so the address may run past the row (wrapping_add).
+                V::prefetch(p.wrapping_add(i));
+            }
+        }
         let mut rv = [V::zero(); R];
         for r in 0..R {
             rv[r] = V::load(rs[r].add(i));
@@ -106,8 +134,22 @@ pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(
     let qs = [q];
     let mut chunks = rows.chunks_exact(R);
     let mut outs = out.chunks_exact_mut(R);
-    for (rp, o) in (&mut chunks).zip(&mut outs) {
-        let v = micro::<V, L2, 1, R>(d, &qs, array::<R>(rp));
+    let groups = rows.len() / R;
+    // Short rows: fetch the whole next group while this one computes. Long rows (a group
+    // larger than L1 can hold twice): run a fixed distance ahead within the same rows instead.
+    let ahead = 8 * 1024 / 4;
+    let whole_group = R * d * 4 <= 16 * 1024;
+    for (g, (rp, o)) in (&mut chunks).zip(&mut outs).enumerate() {
+        let v = if whole_group {
+            let next = if g + 1 < groups { &rows[(g + 1) * R..(g + 2) * R] } else { rp };
+            micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), array::<R>(next))
+        } else {
+            let mut next = [core::ptr::null::<f32>(); R];
+            for (n, &p) in next.iter_mut().zip(rp) {
+                *n = p.wrapping_add(ahead / R);
+            }
+            micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), &next)
+        };
         o.copy_from_slice(&v[0]);
     }
     for (&rp, o) in chunks.remainder().iter().zip(outs.into_remainder()) {

@@ -41,6 +41,10 @@ impl Lanes for Avx2 {
         let s = _mm_add_ss(s, _mm_movehdup_ps(s));
         _mm_cvtss_f32(s)
     }
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -73,6 +77,10 @@ impl Lanes for Avx512 {
         // Fixed order: halves, then quarters, then within 128 bits as in AVX2.
         let h = _mm256_add_ps(_mm512_castps512_ps256(self.0), _mm512_extractf32x8_ps(self.0, 1));
         Avx2(h).sum()
+    }
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
     }
 }
 
