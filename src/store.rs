@@ -161,8 +161,10 @@ impl VectorStore {
         // the reference does, so a zero row only fails the batch at the end.
         let mut first_zero_row = None;
         let mut zero_norm_rows = 0;
-        out.resize(vectors.len(), 0.0);
-        for (r, (row, dst)) in vectors.chunks_exact(d).zip(out.chunks_exact_mut(d)).enumerate() {
+        // Rows are appended (no zero-fill pass over the new buffer); normalized values go
+        // through a small stack buffer.
+        let mut scaled = [0.0f32; 256];
+        for (r, row) in vectors.chunks_exact(d).enumerate() {
             let norm_sq = kernels::norm_sq_f64(row);
             if !norm_sq.is_finite() {
                 let c = row.iter().position(|v| !v.is_finite()).unwrap_or(0);
@@ -175,13 +177,15 @@ impl VectorStore {
             }
             if !self.normalize {
                 norms.push(norm);
-                dst.copy_from_slice(row);
+                out.extend_from_slice(row);
             } else if norm != 0.0 {
                 // Multiplying by the f64 reciprocal equals dividing after rounding to f32 except
                 // in rare last-bit cases, and keeps ingestion from being bound by divisions.
                 let inv = 1.0 / norm;
-                for (o, &x) in dst.iter_mut().zip(row) {
-                    *o = (x as f64 * inv) as f32;
+                for part in row.chunks(scaled.len()) {
+                    let dst = &mut scaled[..part.len()];
+                    kernels::scale_f64(part, inv, dst);
+                    out.extend_from_slice(dst);
                 }
             }
         }

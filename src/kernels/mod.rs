@@ -304,23 +304,6 @@ fn sum_f64<'a>(a: &'a [f32], b: &'a [f32], term: impl Fn(f32, f32) -> f64) -> f6
     (((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))) + tail
 }
 
-/// Whether every value is finite (no NaN, no infinity). Branch-free over blocks so it runs at
-/// memory speed; callers that must name the first bad value look for it only after a `false`.
-pub fn all_finite(values: &[f32]) -> bool {
-    const EXP: u32 = 0x7f80_0000;
-    let mut chunks = values.chunks_exact(64);
-    for c in &mut chunks {
-        let mut bad = 0u32;
-        for &v in c {
-            bad |= ((v.to_bits() & EXP) == EXP) as u32;
-        }
-        if bad != 0 {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(|v| v.is_finite())
-}
-
 /// Dot product accumulated in f64: the slow path for rows whose f32 result overflowed or
 /// underflowed (raw, non-normalized stores with extreme magnitudes).
 pub fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
@@ -338,5 +321,36 @@ pub fn l2sq_f64(a: &[f32], b: &[f32]) -> f64 {
 /// Squared norm accumulated in f64, so finite rows of any magnitude never overflow. Each square
 /// of an f32 is exact in f64, so only the (fixed) summation order rounds.
 pub fn norm_sq_f64(a: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if Kernel::active() != Kernel::Portable {
+        // SAFETY: every non-portable x86 kernel implies AVX2 and FMA (checked by `active`).
+        return unsafe { x86::avx2_norm_sq_f64(a) };
+    }
+    norm_sq_f64_generic(a)
+}
+
+/// The one definition of [`norm_sq_f64`], compiled again with AVX2 enabled by `x86.rs`. The
+/// operation order is fixed by the source, so both builds give the same bits.
+#[inline(always)]
+pub(crate) fn norm_sq_f64_generic(a: &[f32]) -> f64 {
     sum_f64(a, a, |x, _| x as f64 * x as f64)
+}
+
+/// `out[i] = (row[i] * inv) rounded to f32`, the product taken in f64: scales a row to unit
+/// length when `inv` is the reciprocal of its f64 norm.
+pub fn scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if Kernel::active() != Kernel::Portable {
+        // SAFETY: as in `norm_sq_f64`.
+        return unsafe { x86::avx2_scale_f64(row, inv, out) };
+    }
+    scale_f64_generic(row, inv, out)
+}
+
+/// The one definition of [`scale_f64`] (see [`norm_sq_f64_generic`]).
+#[inline(always)]
+pub(crate) fn scale_f64_generic(row: &[f32], inv: f64, out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(row) {
+        *o = (x as f64 * inv) as f32;
+    }
 }

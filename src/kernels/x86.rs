@@ -220,3 +220,17 @@ pub(crate) unsafe fn avx2_dot_f64_rows(d: usize, q: *const f32, rows: &[*const f
 pub(crate) unsafe fn avx512_dot_f64_rows(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f64]) {
     dot_f64_rows::<true>(d, q, rows, out)
 }
+
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2_norm_sq_f64(a: &[f32]) -> f64 {
+    super::norm_sq_f64_generic(a)
+}
+
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2_scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
+    super::scale_f64_generic(row, inv, out)
+}
