@@ -22,24 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Options(ctypes.Structure):
-    _fields_ = [
-        ("size", ctypes.c_size_t),
-        ("top_k", ctypes.c_size_t),
-        ("threshold", ctypes.c_double),
-        ("has_threshold", ctypes.c_bool),
-        ("has_within_rows", ctypes.c_bool),
-        ("within_rows", ctypes.POINTER(ctypes.c_size_t)),
-        ("within_rows_len", ctypes.c_size_t),
-        ("threads", ctypes.c_size_t),
-    ]
-
-
-class Hit(ctypes.Structure):
-    _fields_ = [("index", ctypes.c_size_t), ("id", ctypes.c_uint64), ("value", ctypes.c_double)]
-
-
-METRICS = {"cosine": 0, "dot": 1, "euclidean": 2}
+# The C structs and metric codes, declared once for the tests and the benchmark.
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from nvs_ctypes import METRICS, Hit  # noqa: E402
+from nvs_ctypes import SearchOptions as Options  # noqa: E402
 
 
 class Nvs:

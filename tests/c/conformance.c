@@ -64,7 +64,7 @@ static const char *next(runner *r, tokens *t) {
     return t->tok[t->pos++];
 }
 
-static int parse_size(runner *r, tokens *t, size_t *out) {
+static int parse_u64(runner *r, tokens *t, uint64_t *out) {
     const char *s = next(r, t);
     if (!s) return 0;
     char *end;
@@ -74,25 +74,18 @@ static int parse_size(runner *r, tokens *t, size_t *out) {
         fail(r, "bad integer '%s'", s);
         return 0;
     }
-    if ((unsigned long long)(size_t)v != v) {
-        fail(r, "integer '%s' does not fit in size_t", s);
-        return 0;
-    }
-    *out = (size_t)v;
+    *out = (uint64_t)v;
     return 1;
 }
 
-static int parse_u64(runner *r, tokens *t, uint64_t *out) {
-    const char *s = next(r, t);
-    if (!s) return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno || s[0] == '-') {
-        fail(r, "bad id '%s'", s);
+static int parse_size(runner *r, tokens *t, size_t *out) {
+    uint64_t v;
+    if (!parse_u64(r, t, &v)) return 0;
+    if ((uint64_t)(size_t)v != v) {
+        fail(r, "integer %llu does not fit in size_t", (unsigned long long)v);
         return 0;
     }
-    *out = (uint64_t)v;
+    *out = (size_t)v;
     return 1;
 }
 

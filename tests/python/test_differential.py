@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from numpy_vector_store import VectorStore
 
-from conftest import METRICS, REPO, STATUS_NAMES, Hit, SearchOptions, c_float_p, c_size_t_p, c_uint64_p
+from nvs_ctypes import METRICS, REPO, STATUS_NAMES, Hit, SearchOptions, c_float_p, c_size_t_p, c_uint64_p
 
 
 def _load_generator():

@@ -10,7 +10,6 @@ The library is target/release/libnvs.so unless NVS_LIB names another file.
 from __future__ import annotations
 
 import ctypes
-import os
 import zipfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 from numpy_vector_store import VectorStore
 
-REPO = Path(__file__).resolve().parents[2]
+from nvs_ctypes import Hit, load_library
 
 STATUS_OK = 0
 STATUS_FORMAT = 10
@@ -28,75 +27,7 @@ SAVE_PICKLED_METADATA = 2
 METRIC_COSINE, METRIC_DOT, METRIC_EUCLIDEAN = 0, 1, 2
 
 
-class SearchOptions(ctypes.Structure):
-    _fields_ = [
-        ("size", ctypes.c_size_t),
-        ("top_k", ctypes.c_size_t),
-        ("threshold", ctypes.c_double),
-        ("has_threshold", ctypes.c_bool),
-        ("has_within_rows", ctypes.c_bool),
-        ("within_rows", ctypes.POINTER(ctypes.c_size_t)),
-        ("within_rows_len", ctypes.c_size_t),
-        ("threads", ctypes.c_size_t),
-    ]
-
-
-class Hit(ctypes.Structure):
-    _fields_ = [("index", ctypes.c_size_t), ("id", ctypes.c_uint64), ("value", ctypes.c_double)]
-
-
-def _load() -> ctypes.CDLL:
-    path = Path(os.environ.get("NVS_LIB", REPO / "target" / "release" / "libnvs.so"))
-    if not path.is_absolute():
-        path = REPO / path
-    lib = ctypes.CDLL(str(path))
-    p_store = ctypes.c_void_p
-    lib.nvs_last_error_message.restype = ctypes.c_char_p
-    lib.nvs_store_new.argtypes = [ctypes.c_size_t, ctypes.c_bool, ctypes.POINTER(p_store)]
-    lib.nvs_store_free.argtypes = [p_store]
-    lib.nvs_store_free.restype = None
-    lib.nvs_store_add.argtypes = [
-        p_store,
-        ctypes.POINTER(ctypes.c_float),
-        ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_uint64),
-        ctypes.c_size_t,
-    ]
-    lib.nvs_store_len.argtypes = [p_store]
-    lib.nvs_store_len.restype = ctypes.c_size_t
-    lib.nvs_store_dimensions.argtypes = [p_store]
-    lib.nvs_store_dimensions.restype = ctypes.c_size_t
-    lib.nvs_store_normalize.argtypes = [p_store]
-    lib.nvs_store_normalize.restype = ctypes.c_bool
-    lib.nvs_store_read_rows.argtypes = [
-        p_store,
-        ctypes.c_size_t,
-        ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_float),
-        ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_uint64),
-        ctypes.c_size_t,
-    ]
-    lib.nvs_store_open_with_flags.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(p_store)]
-    lib.nvs_store_save_with_flags.argtypes = [p_store, ctypes.c_char_p, ctypes.c_uint32]
-    lib.nvs_search_options_default.restype = SearchOptions
-    lib.nvs_store_search.argtypes = [
-        p_store,
-        ctypes.c_uint32,
-        ctypes.POINTER(ctypes.c_float),
-        ctypes.c_size_t,
-        ctypes.POINTER(SearchOptions),
-        ctypes.POINTER(Hit),
-        ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_size_t),
-    ]
-    for name in ("nvs_store_new", "nvs_store_add", "nvs_store_read_rows", "nvs_store_open_with_flags",
-                 "nvs_store_save_with_flags", "nvs_store_search"):
-        getattr(lib, name).restype = ctypes.c_uint32
-    return lib
-
-
-LIB = _load()
+LIB = load_library()
 
 
 class Store:
