@@ -11,6 +11,15 @@
 
 include(CMakePackageConfigHelpers)
 
+# The package locates everything relative to its own folder, so the install directories must
+# be relative to the prefix (some distribution helpers pass absolute ones).
+foreach(_dir CMAKE_INSTALL_BINDIR CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR)
+  if(IS_ABSOLUTE "${${_dir}}")
+    message(FATAL_ERROR "nvs: ${_dir}=${${_dir}} must be relative to CMAKE_INSTALL_PREFIX "
+                        "(the installed package is relocatable)")
+  endif()
+endforeach()
+
 set(NVS_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/nvs" CACHE STRING
   "Where nvsConfig.cmake is installed, relative to the prefix")
 mark_as_advanced(NVS_INSTALL_CMAKEDIR)

@@ -1,4 +1,4 @@
-//go:build !nvs_dynamic
+//go:build !nvs_dynamic && !darwin
 
 package nvs
 

@@ -8,6 +8,8 @@ import PackageDescription
 
 let package = Package(
     name: "QuickStart",
+    // The library's minimums: SwiftPM rejects a package that asks for less than its dependency.
+    platforms: [.macOS(.v11), .iOS(.v14)],
     dependencies: [
         .package(path: "../../../bindings/swift"),
     ],
