@@ -220,8 +220,9 @@ nvs_status nvs_store_search(const struct nvs_store *store,
 // best first, and their number to `hits_lens[i]`; `hits` must hold `hits_capacity` >=
 // query_count * hits_per_query entries and `hits_lens` query_count entries. Every query is
 // validated before any search runs; an invalid query fails the whole call (its index is in
-// the message). If some query's hits exceed `hits_per_query`, the call returns
-// `BUFFER_TOO_SMALL`; `hits_per_query` = `top_k` always suffices.
+// the message). If `hits_capacity` is short or some query's hits exceed `hits_per_query`,
+// the call returns `BUFFER_TOO_SMALL` with every query's hit count already in `hits_lens`;
+// `hits_per_query` = `top_k` always suffices.
 nvs_status nvs_store_search_batch(const struct nvs_store *store,
                                   nvs_metric metric,
                                   const float *queries,

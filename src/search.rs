@@ -1,7 +1,8 @@
 //! Exact search: validation of a search request, the scan over rows in blocks, and top-k.
 //! Values follow the reference (numpy-vector-store 0.7.0): normalized stores compute in f32;
-//! raw stores are overflow-safe (f32 fast path, rows whose f32 result is not finite or is
-//! tiny enough to have lost precision to underflow are recomputed in f64).
+//! raw stores give the f64 value the reference computes. There the f32 kernel result only
+//! screens rows: with a proven bound on its error, rows that cannot enter the top-k or pass
+//! the threshold are dropped, and the few others get their exact f64 dot or distance.
 
 use std::sync::OnceLock;
 
@@ -18,8 +19,10 @@ const PARALLEL_MIN_VALUES: usize = 4 << 20;
 /// Bytes of queries per batch tile pass: small enough that a pass's queries and the few rows
 /// a micro-kernel holds stay in L1 (32-48 KiB), so the FMA units are not starved by L2.
 const QUERY_GROUP_BYTES: usize = 24 << 10;
-/// f32 results with a magnitude below this may have lost precision to underflow.
-const TINY: f32 = 1e-30;
+/// Unit roundoff of f32 (2^-24).
+const U32: f64 = f32::EPSILON as f64 / 2.0;
+/// The largest absolute error one f32 operation can make in gradual underflow (2^-150).
+const UNDERFLOW: f64 = 7.1e-46;
 
 /// Reject a query of the wrong width or with non-finite values (`which` names a batch query).
 pub(crate) fn check_query(dimensions: usize, query: &[f32], which: Option<usize>) -> Result<()> {
@@ -132,7 +135,8 @@ impl<'a> Plan<'a> {
         let wanted = match self.threads {
             0 if work < PARALLEL_MIN_VALUES => 1,
             0 => available_threads(),
-            n => n,
+            // More workers than a few per core only costs thread starts.
+            n => n.min(available_threads() * 4),
         };
         wanted.clamp(1, units.max(1))
     }
@@ -269,10 +273,10 @@ impl<'a> Plan<'a> {
                 let values = &mut values[..qs.len() * m];
                 kernel.scores_tile(op, qs, &refs[..m], values);
                 for ((q, top), vals) in qs.iter().zip(tops.iter_mut()).zip(values.chunks_exact(m)) {
-                    if self.exact_cosine() {
-                        self.offer_raw_cosine(kernel, q, start, &refs[..m], vals, top);
+                    if self.normalized_store {
+                        self.offer_block(start, vals, top);
                     } else {
-                        self.offer_block(q, start, vals, top);
+                        self.offer_raw(kernel, q, start, &refs[..m], vals, top);
                     }
                 }
             }
@@ -291,29 +295,22 @@ impl<'a> Plan<'a> {
         while start < to {
             let m = BLOCK_ROWS.min(to - start);
             self.gather(start, &mut refs[..m]);
-            if self.exact_cosine() {
-                kernel.scores(Op::Dot, q, &refs[..m], &mut raw[..m]);
-                self.offer_raw_cosine(kernel, q, start, &refs[..m], &raw[..m], top);
+            kernel.scores(op, q, &refs[..m], &mut raw[..m]);
+            if self.normalized_store {
+                self.offer_block(start, &raw[..m], top);
             } else {
-                kernel.scores(op, q, &refs[..m], &mut raw[..m]);
-                self.offer_block(q, start, &raw[..m], top);
+                self.offer_raw(kernel, q, start, &refs[..m], &raw[..m], top);
             }
             start += m;
         }
     }
 
-    /// Raw-store cosine takes its dot in f64 (see [`Plan::value`]).
-    fn exact_cosine(&self) -> bool {
-        self.metric == Metric::Cosine && !self.normalized_store
-    }
-
-    /// Raw cosine for candidates `start..start + refs.len()`, given their f32 dots in `raw`.
-    /// The exact value is the f64 dot (from the kernel, equal to [`kernels::dot_f64`] bit for
-    /// bit) divided by the row norm and rounded to f32. The f32 dot screens rows first: its
-    /// error is at most `cosine_margin` in cosine units (the query is a unit vector), so a row
-    /// whose estimate plus that margin still ranks below the current k-th value or the
-    /// threshold cannot enter, and only the few rows near the top pay for the f64 dot.
-    fn offer_raw_cosine(
+    /// Raw stores: candidates `start..start + refs.len()` with their f32 kernel results in
+    /// `raw`. The value is the reference's: the f64 dot (raw cosine: divided by the row norm
+    /// and rounded to f32) or the f64 distance. A row is dropped when the f32 result plus its
+    /// error bound still ranks below the current k-th value or fails the threshold; only the
+    /// rest pay for the exact f64 computation.
+    fn offer_raw(
         &self,
         kernel: Kernel,
         q: &[f32],
@@ -323,84 +320,99 @@ impl<'a> Plan<'a> {
         top: &mut TopK,
     ) {
         debug_assert!(refs.len() <= BLOCK_ROWS && raw.len() == refs.len());
-        let margin = cosine_margin(self.dimensions);
-        let mut exact_refs: [&[f32]; BLOCK_ROWS] = [&[]; BLOCK_ROWS];
-        let mut exact_rows = [0usize; BLOCK_ROWS];
-        let mut n = 0;
-        for (i, (&r, &v)) in raw.iter().zip(refs).enumerate() {
-            let row = self.row_at(start + i);
-            let norm = self.rows.norms[row];
-            // Tiny rows may lose products to f32 underflow and huge ones may overflow: those
-            // always take the exact path (norm 0 never reaches here: check_rows rejects it).
-            if r.is_finite() && norm >= 1e-30 {
-                let upper = r as f64 / norm + margin;
-                let below_threshold = self.threshold.is_some_and(|t| upper < t);
-                let below_top = top.worst().is_some_and(|bar| upper < bar);
-                if below_threshold || below_top {
-                    continue;
+        let d = self.dimensions as f64;
+        // Rounding: at most d * 2^-24 relative to sum |q_i r_i| (recursive summation; blocking
+        // and lane splits only lower it), doubled for margin; plus gradual underflow.
+        let relative = (2.0 * d + 8.0) * U32;
+        let absolute = (2.0 * d + 2.0) * UNDERFLOW;
+        let q_norm = match self.metric {
+            Metric::Dot => kernels::norm_sq_f64(q).sqrt(),
+            _ => 1.0,
+        };
+        // Small chunks, so the k-th value set by the first exact values screens the rest of
+        // the block (the first block of a scan would otherwise compute every row exactly).
+        const CHUNK: usize = 16;
+        let mut exact_refs: [&[f32]; CHUNK] = [&[]; CHUNK];
+        let mut exact_rows = [0usize; CHUNK];
+        let mut dots = [0.0f64; CHUNK];
+        for (c, (raw, refs)) in raw.chunks(CHUNK).zip(refs.chunks(CHUNK)).enumerate() {
+            // The limit a row's optimistic bound must reach: the k-th value or the threshold.
+            let bar = match (top.worst(), self.threshold) {
+                (Some(b), Some(t)) => Some(if top.strictly_worse(b, t) { t } else { b }),
+                (b, t) => b.or(t),
+            };
+            let mut n = 0;
+            for (i, (&r, &v)) in raw.iter().zip(refs).enumerate() {
+                let row = self.row_at(start + c * CHUNK + i);
+                // An overflowed (non-finite) f32 result says nothing: always compute exactly.
+                if let (true, Some(bar)) = (r.is_finite(), bar) {
+                    let r = r as f64;
+                    let hopeless = match self.metric {
+                        // |q| = 1: dot error <= relative * |r| + absolute; compare dot with bar * |r|.
+                        Metric::Cosine => {
+                            let norm = self.rows.norms[row];
+                            r + relative * norm + absolute < bar * norm
+                        }
+                        Metric::Dot => r + relative * q_norm * self.rows.norms[row] + absolute < bar,
+                        // All terms are non-negative: a relative lower bound on the squared distance.
+                        Metric::Euclidean => r * (1.0 - relative) - absolute > bar * bar,
+                    };
+                    if hopeless {
+                        continue;
+                    }
                 }
+                exact_refs[n] = v;
+                exact_rows[n] = row;
+                n += 1;
             }
-            exact_refs[n] = v;
-            exact_rows[n] = row;
-            n += 1;
-        }
-        let mut dots = [0.0f64; BLOCK_ROWS];
-        kernel.dots_f64(q, &exact_refs[..n], &mut dots[..n]);
-        for (&dot, &row) in dots[..n].iter().zip(&exact_rows[..n]) {
-            self.keep((dot / self.rows.norms[row]) as f32 as f64, row, top);
+            if self.metric == Metric::Euclidean {
+                for (&v, &row) in exact_refs[..n].iter().zip(&exact_rows[..n]) {
+                    self.keep(kernels::l2sq_f64(q, v).sqrt(), row, top);
+                }
+                continue;
+            }
+            kernel.dots_f64(q, &exact_refs[..n], &mut dots[..n]);
+            for (&dot, &row) in dots[..n].iter().zip(&exact_rows[..n]) {
+                let value = match self.metric {
+                    Metric::Cosine => (dot / self.rows.norms[row]) as f32 as f64,
+                    _ => dot,
+                };
+                self.keep(value, row, top);
+            }
         }
     }
 
-    /// Offer kernel results for candidates `start..start + raw.len()`. Most rows of a long
-    /// scan cannot enter a full top-k: those are rejected on a value computed inline (the
-    /// same value [`Plan::value`] gives on its fast path) before the full [`Plan::offer`].
+    /// Normalized stores: offer kernel results for candidates `start..start + raw.len()`. The
+    /// value is monotonic in the kernel result, so when even the block's best result cannot
+    /// beat the k-th value the whole block is skipped with one vectorizable min/max; otherwise
+    /// rows that rank below it are rejected before the top-k is touched.
     #[inline]
-    fn offer_block(&self, q: &[f32], start: usize, raw: &[f32], top: &mut TopK) {
-        // Normalized stores: the value is monotonic in the kernel result, so when even the
-        // block's best result cannot beat the k-th value, the whole block is skipped with one
-        // vectorizable min/max instead of a comparison per row.
-        // Raw stores qualify when every result in the block is on the f32 fast path (finite and
-        // not tiny); otherwise the rows go one by one, some through the f64 recompute.
+    fn offer_block(&self, start: usize, raw: &[f32], top: &mut TopK) {
+        let descending = self.metric.descending();
+        let value = |r: f32| match self.metric {
+            Metric::Euclidean => r.max(0.0).sqrt() as f64,
+            _ => r as f64,
+        };
         if let Some(bar) = top.worst() {
-            let descending = self.metric.descending();
-            let (mut best, mut ordinary) = (if descending { f32::NEG_INFINITY } else { f32::INFINITY }, true);
-            for &v in raw {
-                best = if descending { best.max(v) } else { best.min(v) };
-                ordinary &= v.is_finite() && v.abs() >= TINY;
-            }
-            if self.normalized_store || ordinary {
-                let best = match self.metric {
-                    Metric::Euclidean if self.normalized_store => best.max(0.0).sqrt() as f64,
-                    Metric::Euclidean => (best as f64).max(0.0).sqrt(),
-                    _ => best as f64,
-                };
-                if top.strictly_worse(best, bar) {
-                    return;
-                }
+            let best =
+                raw.iter().fold(if descending { f32::NEG_INFINITY } else { f32::INFINITY }, |m, &v| {
+                    if descending {
+                        m.max(v)
+                    } else {
+                        m.min(v)
+                    }
+                });
+            if top.strictly_worse(value(best), bar) {
+                return;
             }
         }
         for (i, &r) in raw.iter().enumerate() {
-            if let Some(bar) = top.worst() {
-                let ordinary = self.normalized_store || (r.is_finite() && r.abs() >= TINY);
-                let quick = match self.metric {
-                    Metric::Euclidean if self.normalized_store => Some(r.max(0.0).sqrt() as f64),
-                    Metric::Euclidean if ordinary => Some((r as f64).max(0.0).sqrt()),
-                    Metric::Dot if ordinary => Some(r as f64),
-                    Metric::Cosine if self.normalized_store => Some(r as f64),
-                    _ => None,
-                };
-                if quick.is_some_and(|v| top.strictly_worse(v, bar)) {
-                    continue;
-                }
+            let v = value(r);
+            if top.worst().is_some_and(|bar| top.strictly_worse(v, bar)) {
+                continue;
             }
-            self.offer(q, self.row_at(start + i), r, top);
+            self.keep(v, self.row_at(start + i), top);
         }
-    }
-
-    /// Turn a kernel result for `row` into the metric value, apply the threshold, keep top-k.
-    #[inline]
-    fn offer(&self, q: &[f32], row: usize, raw: f32, top: &mut TopK) {
-        self.keep(self.value(q, row, raw), row, top);
     }
 
     /// Apply the threshold to a metric value and keep it if it ranks in the top-k.
@@ -417,47 +429,12 @@ impl<'a> Plan<'a> {
         }
     }
 
-    #[inline]
-    fn value(&self, q: &[f32], row: usize, raw: f32) -> f64 {
-        let d = self.dimensions;
-        let needs_f64 = !(self.normalized_store || raw.is_finite() && raw.abs() >= TINY);
-        let slow = || &self.rows.vectors[row * d..(row + 1) * d];
-        match self.metric {
-            Metric::Euclidean if self.normalized_store => raw.max(0.0).sqrt() as f64,
-            Metric::Euclidean => {
-                let sq = if needs_f64 { kernels::l2sq_f64(q, slow()) } else { raw as f64 };
-                sq.max(0.0).sqrt()
-            }
-            Metric::Dot | Metric::Cosine if self.normalized_store => raw as f64,
-            Metric::Dot => {
-                if needs_f64 {
-                    kernels::dot_f64(q, slow())
-                } else {
-                    raw as f64
-                }
-            }
-            // Raw cosine is rounded to f32 after dividing by the row norm; only an f64 dot keeps
-            // parallel rows of different lengths exactly tied there, as in the reference.
-            Metric::Cosine => {
-                let _ = raw;
-                (kernels::dot_f64(q, slow()) / self.rows.norms[row]) as f32 as f64
-            }
-        }
-    }
-
     fn hits(&self, top: TopK) -> Vec<Hit> {
         top.into_sorted()
             .into_iter()
             .map(|s| Hit { index: s.index, id: self.rows.ids[s.index], value: s.value })
             .collect()
     }
-}
-
-/// An upper bound on |f32 dot - exact dot| / (|q| |r|) for the f32 kernels over `d` values:
-/// the recursive-summation bound d * 2^-24 (any blocking or lane split only lowers it),
-/// doubled for the rounding of the unit query to f32, plus one f32 ulp for the final rounding.
-fn cosine_margin(d: usize) -> f64 {
-    (2.0 * d as f64 + 4.0) * f64::from(f32::EPSILON) / 2.0
 }
 
 /// `within_rows` must be unique and inside the store. Duplicates are reported before range

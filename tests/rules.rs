@@ -360,3 +360,66 @@ fn raw_cosine_screening_matches_exact_ranking() {
     let want: Vec<usize> = order.iter().copied().filter(|&i| exact[i] >= (t as f32) as f64).collect();
     assert_eq!(indexes(&s.search(Metric::Cosine, query, &o).unwrap()), want);
 }
+
+#[test]
+fn raw_values_are_the_float64_values() {
+    // Cancellation: float32 accumulation would give 8, numpy-vector-store gives 5.
+    let s = store(3, false, &[&[5.0, -1e8, 1e8]]);
+    let q = [1.0, 1.0, 1.0];
+    for threads in [1, 2] {
+        let o = SearchOptions { top_k: 10, threads, ..Default::default() };
+        assert_eq!(s.search(Metric::Dot, &q, &o).unwrap()[0].value, 5.0);
+        assert_eq!(s.search_batch(Metric::Dot, &q, &o).unwrap()[0][0].value, 5.0);
+    }
+    let o = SearchOptions { top_k: 10, threshold: Some(6.0), ..Default::default() };
+    assert!(s.search(Metric::Dot, &q, &o).unwrap().is_empty());
+    // Rows that differ below float32 precision rank by their true values.
+    let s = store(2, false, &[&[4096.0, 1.0], &[4096.0, 0.0]]);
+    let hits = s.search(Metric::Euclidean, &[0.0, 0.0], &opts(1)).unwrap();
+    assert_eq!((hits[0].index, hits[0].value), (1, 4096.0));
+    let s = store(2, false, &[&[4096.0, 0.0], &[4096.0, 1.0]]);
+    let hits = s.search(Metric::Dot, &[4096.0, 1.0], &opts(1)).unwrap();
+    assert_eq!((hits[0].index, hits[0].value), (1, 16_777_217.0));
+}
+
+#[test]
+fn raw_dot_and_euclidean_screening_match_exact_ranking() {
+    let d = 64;
+    let mut x: u64 = 5;
+    let mut rnd = || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let bases: Vec<Vec<f32>> = (0..4).map(|_| (0..d).map(|_| rnd() * 1000.0).collect()).collect();
+    let mut rows = Vec::new();
+    for i in 0..3000 {
+        let noise = [0.0f32, 1e-3, 1.0][i % 3];
+        rows.extend(bases[i % 4].iter().map(|&v| v + noise * rnd()));
+    }
+    let s = VectorStore::new(d, false).unwrap();
+    s.add(&rows, None).unwrap();
+    let q: Vec<f32> = bases[1].iter().map(|&v| v + 0.25).collect();
+    for metric in [Metric::Dot, Metric::Euclidean] {
+        let exact: Vec<f64> = rows
+            .chunks(d)
+            .map(|r| match metric {
+                Metric::Dot => r.iter().zip(&q).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>(),
+                _ => r.iter().zip(&q).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>().sqrt(),
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..exact.len()).collect();
+        order.sort_by(|&a, &b| {
+            let c = exact[a].partial_cmp(&exact[b]).unwrap();
+            (if metric == Metric::Dot { c.reverse() } else { c }).then(a.cmp(&b))
+        });
+        for top_k in [1, 10, 500] {
+            let o = SearchOptions { top_k, ..Default::default() };
+            let hits = s.search(metric, &q, &o).unwrap();
+            assert_eq!(indexes(&hits), order[..top_k].to_vec(), "{metric:?} top_k={top_k}");
+            for h in &hits {
+                assert!((h.value - exact[h.index]).abs() <= 1e-12 * exact[h.index].abs().max(1.0));
+            }
+            assert_eq!(s.search_batch(metric, &q, &o).unwrap()[0], hits);
+        }
+    }
+}

@@ -314,8 +314,9 @@ pub unsafe extern "C" fn nvs_store_search(
 /// best first, and their number to `hits_lens[i]`; `hits` must hold `hits_capacity` >=
 /// query_count * hits_per_query entries and `hits_lens` query_count entries. Every query is
 /// validated before any search runs; an invalid query fails the whole call (its index is in
-/// the message). If some query's hits exceed `hits_per_query`, the call returns
-/// `BUFFER_TOO_SMALL`; `hits_per_query` = `top_k` always suffices.
+/// the message). If `hits_capacity` is short or some query's hits exceed `hits_per_query`,
+/// the call returns `BUFFER_TOO_SMALL` with every query's hit count already in `hits_lens`;
+/// `hits_per_query` = `top_k` always suffices.
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_search_batch(
     store: *const nvs_store,
@@ -334,25 +335,33 @@ pub unsafe extern "C" fn nvs_store_search_batch(
         let metric = metric_from(metric)?;
         let queries = unsafe { slice(queries, queries_len, "queries") }?;
         let options = unsafe { options_from(options) }?;
-        let query_count = queries.len() / store.dimensions();
-        let needed = query_count.saturating_mul(hits_per_query);
-        if query_count > 0 && hits_capacity < needed {
+        if !queries.is_empty() && hits_lens.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "hits_lens must not be NULL"));
+        }
+        // Validate and search first, so a bad query reports its own status, not the buffer's.
+        let found = store.search_batch(metric, queries, &options)?;
+        let lens_out = unsafe { slice_mut(hits_lens, found.len(), "hits_lens") }?;
+        for (len, f) in lens_out.iter_mut().zip(&found) {
+            *len = f.len();
+        }
+        let needed = found.len().saturating_mul(hits_per_query);
+        if hits_capacity < needed {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
-                format!("hits_capacity {hits_capacity} is less than {query_count} queries x {hits_per_query} hits_per_query"),
+                format!(
+                    "hits_capacity {hits_capacity} is less than {} queries x {hits_per_query} hits_per_query",
+                    found.len()
+                ),
             ));
         }
-        let hits_out = unsafe { slice_mut(hits, needed.min(hits_capacity), "hits") }?;
-        let lens_out = unsafe { slice_mut(hits_lens, query_count, "hits_lens") }?;
-        let found = store.search_batch(metric, queries, &options)?;
         if let Some((i, f)) = found.iter().enumerate().find(|(_, f)| f.len() > hits_per_query) {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
                 format!("query {i} has {} hits, more than hits_per_query {hits_per_query}", f.len()),
             ));
         }
+        let hits_out = unsafe { slice_mut(hits, needed, "hits") }?;
         for (i, f) in found.iter().enumerate() {
-            lens_out[i] = f.len();
             write_hits(f, &mut hits_out[i * hits_per_query..]);
         }
         Ok(())

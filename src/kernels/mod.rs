@@ -310,8 +310,20 @@ pub fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
     sum_f64(a, b, |x, y| x as f64 * y as f64)
 }
 
-/// Squared euclidean distance accumulated in f64 (see [`dot_f64`]).
+/// Squared euclidean distance accumulated in f64 (see [`dot_f64`]): the exact value of a raw
+/// store's euclidean search.
 pub fn l2sq_f64(a: &[f32], b: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if Kernel::active() != Kernel::Portable {
+        // SAFETY: every non-portable x86 kernel implies AVX2 and FMA (checked by `active`).
+        return unsafe { x86::avx2_l2sq_f64(a, b) };
+    }
+    l2sq_f64_generic(a, b)
+}
+
+/// The one definition of [`l2sq_f64`] (see [`norm_sq_f64_generic`]).
+#[inline(always)]
+pub(crate) fn l2sq_f64_generic(a: &[f32], b: &[f32]) -> f64 {
     sum_f64(a, b, |x, y| {
         let d = x as f64 - y as f64;
         d * d

@@ -293,6 +293,14 @@ fn ingestion_kernels_give_the_same_bits_on_every_path() {
         assert_eq!(norm_sq_f64(&row).to_bits(), norm.to_bits(), "n={n}");
         let want: f64 = row.iter().map(|&x| x as f64 * x as f64).sum();
         assert!((norm - want).abs() <= 1e-12 * want.max(1.0));
+        let other = rng.vec(n);
+        assert_eq!(l2sq_f64(&row, &other).to_bits(), l2sq_f64_generic(&row, &other).to_bits());
+        #[cfg(target_arch = "x86_64")]
+        if Kernel::Avx2.is_supported() {
+            // SAFETY: AVX2 and FMA are present (checked).
+            let forced = unsafe { x86::avx2_l2sq_f64(&row, &other) };
+            assert_eq!(forced.to_bits(), l2sq_f64_generic(&row, &other).to_bits());
+        }
         let inv = 1.0 / norm.sqrt().max(1e-30);
         let mut a = vec![0.0f32; n];
         let mut b = vec![0.0f32; n];

@@ -234,3 +234,10 @@ pub(crate) unsafe fn avx2_norm_sq_f64(a: &[f32]) -> f64 {
 pub(crate) unsafe fn avx2_scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
     super::scale_f64_generic(row, inv, out)
 }
+
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2_l2sq_f64(a: &[f32], b: &[f32]) -> f64 {
+    super::l2sq_f64_generic(a, b)
+}

@@ -257,6 +257,17 @@ static void test_batch_search(void) {
     const float nan_query[] = {1, 0, 0, 0, NAN, 1};
     EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, nan_query, 6, &o, hits, 6, 2, lens), NVS_STATUS_NON_FINITE, "query 2");
     EXPECT(nvs_store_search_batch(s, 7, queries, 6, &o, hits, 6, 2, lens), NVS_STATUS_INVALID_ARGUMENT, "metric");
+    /* A bad query reports its own status even when the hit buffer is also too small. */
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, queries, 5, &o, hits, 0, 2, lens),
+           NVS_STATUS_DIMENSION_MISMATCH, "dimensions");
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, nan_query, 6, &o, hits, 0, 2, lens), NVS_STATUS_NON_FINITE, "query 2");
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, zero_query, 6, &o, hits, 0, 2, lens), NVS_STATUS_ZERO_NORM, "query 1");
+    /* BUFFER_TOO_SMALL still tells each query's hit count. */
+    size_t need[3] = {0, 0, 0};
+    o.top_k = 3;
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, queries, 6, &o, hits, 6, 2, need),
+           NVS_STATUS_BUFFER_TOO_SMALL, "hits_per_query");
+    CHECK(need[0] == 3 && need[1] == 3 && need[2] == 3);
     nvs_store_free(s);
 }
 
