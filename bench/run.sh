@@ -32,5 +32,8 @@ run "$VENV/bin/python" bench/peers.py "${SMOKE[@]}" --out "$OUT" | tee "$OUT/pee
 run bench/target/release/nvs-bench "${SMOKE[@]}" ffi ingest threads batch filtered | tee "$OUT/rust.md"
 if [[ ${#SMOKE[@]} -eq 0 ]]; then
   run "$VENV/bin/python" bench/batch_peers.py --out "$OUT" | tee "$OUT/batch_peers.md"
+  run "$VENV/bin/python" bench/ingest_peers.py | tee "$OUT/ingest_peers.md"
+else
+  run "$VENV/bin/python" bench/ingest_peers.py --rows 10000 --single 2000 --runs 2 | tee "$OUT/ingest_peers.md"
 fi
 "$VENV/bin/python" bench/report.py --out "$OUT"
