@@ -252,34 +252,6 @@ impl Kernel {
     }
 }
 
-/// Apply `op` to `query` and each row of the row-major block `rows` (`query.len()` wide).
-fn block(op: Op, query: &[f32], rows: &[f32], out: &mut [f32]) {
-    let d = query.len();
-    if d == 0 {
-        out.fill(0.0);
-        return;
-    }
-    assert_eq!(rows.len(), d * out.len(), "rows must hold one row per output");
-    let kernel = Kernel::active();
-    let mut refs: [&[f32]; CHUNK] = [&[]; CHUNK];
-    for (rows, out) in rows.chunks(CHUNK * d).zip(out.chunks_mut(CHUNK)) {
-        for (r, row) in refs.iter_mut().zip(rows.chunks_exact(d)) {
-            *r = row;
-        }
-        kernel.scores(op, query, &refs[..out.len()], out);
-    }
-}
-
-/// Dot products of `query` with each row of `rows` (row-major, `query.len()` wide) into `out`.
-pub fn dot_block(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    block(Op::Dot, query, rows, out)
-}
-
-/// Squared euclidean distances of `query` to each row of `rows` into `out`.
-pub fn l2sq_block(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    block(Op::L2sq, query, rows, out)
-}
-
 /// f64 accumulators for the f64 reductions below: independent chains so they run at vector
 /// speed, combined in a fixed order so the result never depends on the CPU.
 const F64_LANES: usize = 8;

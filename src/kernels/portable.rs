@@ -60,28 +60,6 @@ fn reduce(acc: &[f32; LANES]) -> f32 {
     v[0]
 }
 
-pub fn dot_block(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    let d = query.len();
-    if d == 0 {
-        out.fill(0.0);
-        return;
-    }
-    for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
-        *o = dot(query, row);
-    }
-}
-
-pub fn l2sq_block(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    let d = query.len();
-    if d == 0 {
-        out.fill(0.0);
-        return;
-    }
-    for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
-        *o = l2sq(query, row);
-    }
-}
-
 /// `op` of `query` with each row (the reference for [`super::Kernel::scores`]).
 pub fn scores(op: super::Op, query: &[f32], rows: &[&[f32]], out: &mut [f32]) {
     for (o, row) in out.iter_mut().zip(rows) {

@@ -197,23 +197,6 @@ fn more_queries_and_rows_than_one_pointer_chunk() {
 }
 
 #[test]
-fn block_functions_use_the_active_kernel_consistently() {
-    let mut rng = Rng(3);
-    let d = 37;
-    let q = rng.vec(d);
-    let data = rng.vec(600 * d);
-    let mut out = vec![0.0; 600];
-    dot_block(&q, &data, &mut out);
-    let rows: Vec<&[f32]> = data.chunks_exact(d).collect();
-    let mut want = vec![0.0; 600];
-    Kernel::active().scores(Op::Dot, &q, &rows, &mut want);
-    assert_eq!(out, want);
-    l2sq_block(&q, &data, &mut out);
-    Kernel::active().scores(Op::L2sq, &q, &rows, &mut want);
-    assert_eq!(out, want);
-}
-
-#[test]
 fn names_round_trip_and_portable_is_always_supported() {
     for k in Kernel::ALL {
         assert_eq!(Kernel::from_name(k.name()), Some(k));
