@@ -256,12 +256,9 @@ impl VectorStore {
 
     /// A copy of row `index` and its id, or `None` past the end.
     pub fn get(&self, index: usize) -> Option<(Vec<f32>, u64)> {
-        let rows = self.read();
-        if index >= rows.len() {
-            return None;
-        }
-        let d = self.dimensions;
-        Some((rows.vectors[index * d..(index + 1) * d].to_vec(), rows.ids[index]))
+        let mut vector = vec![0.0; self.dimensions];
+        let id = self.get_into(index, Some(&mut vector)).ok()?;
+        Some((vector, id))
     }
 
     /// Copy rows `start..start + count` into the given buffers (either may be omitted).

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::store::nvs_store;
+use super::store::{nvs_store, store_ref};
 use super::{boundary, c_path, nvs_status, slice, slice_mut, write_out};
 use crate::error::{Error, ErrorKind};
 use crate::npz::{ReadOptions, WriteOptions};
@@ -109,9 +109,7 @@ pub unsafe extern "C" fn nvs_store_save_with_flags(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: NULL or a live handle.
-        let store = unsafe { store.as_ref() }
-            .map(|s| &s.inner)
-            .ok_or_else(|| Error::new(ErrorKind::NullArgument, "store must not be NULL"))?;
+        let store = unsafe { store_ref(store) }?;
         let options = write_options(flags)?;
         let path = if path.is_null() {
             None
@@ -136,9 +134,7 @@ pub unsafe extern "C" fn nvs_store_reload(store: *mut nvs_store) -> nvs_status {
 pub unsafe extern "C" fn nvs_store_reload_with_flags(store: *mut nvs_store, flags: u32) -> nvs_status {
     boundary(|| {
         // SAFETY: NULL or a live handle.
-        let store = unsafe { store.as_ref() }
-            .map(|s| &s.inner)
-            .ok_or_else(|| Error::new(ErrorKind::NullArgument, "store must not be NULL"))?;
+        let store = unsafe { store_ref(store) }?;
         store.reload(read_options(flags)?)
     })
 }
@@ -156,9 +152,7 @@ pub unsafe extern "C" fn nvs_store_file_path(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: NULL or a live handle.
-        let store = unsafe { store.as_ref() }
-            .map(|s| &s.inner)
-            .ok_or_else(|| Error::new(ErrorKind::NullArgument, "store must not be NULL"))?;
+        let store = unsafe { store_ref(store) }?;
         if len.is_null() {
             return Err(Error::new(ErrorKind::NullArgument, "len must not be NULL"));
         }

@@ -78,7 +78,7 @@ pub extern "C" fn nvs_search_options_default() -> nvs_search_options {
 ///
 /// # Safety
 /// `store` must be NULL or a live handle from this library.
-unsafe fn store_ref<'a>(store: *const nvs_store) -> Result<&'a VectorStore, Error> {
+pub(super) unsafe fn store_ref<'a>(store: *const nvs_store) -> Result<&'a VectorStore, Error> {
     // SAFETY: the caller passes NULL or a live handle; NULL is checked by `as_ref`.
     unsafe { store.as_ref() }
         .map(|s| &s.inner)
