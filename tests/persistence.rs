@@ -673,10 +673,14 @@ fn metadata_problems() {
     assert_eq!(contents(&s).3, vec![5, 6]);
     let s = open_bytes(&m(">u4", "(2,)", [7u32, 8].iter().flat_map(|x| x.to_be_bytes()).collect())).unwrap();
     assert_eq!(contents(&s).3, vec![7, 8]);
-    // Not ids: FORMAT, unless row-index metadata is asked for.
+    // Integers outside the uint64 range: FORMAT naming the row, even with row-index metadata
+    // (replacing real ids by row indexes would lose them silently).
     let row_index = ReadOptions { row_index_metadata: true };
+    let negative = m("<i8", "(2,)", [5i64, -6].iter().flat_map(|x| x.to_le_bytes()).collect());
+    assert_format(&negative, "row 1 holds the integer -6");
+    assert_eq!(kind(VectorStore::open_bytes(&negative, row_index)).0, ErrorKind::Format);
+    // Not integers at all: FORMAT, unless row-index metadata is asked for.
     for bytes in [
-        m("<i8", "(2,)", [5i64, -6].iter().flat_map(|x| x.to_le_bytes()).collect()),
         m("<f8", "(2,)", [5f64, 6.0].iter().flat_map(|x| x.to_le_bytes()).collect()),
         m("|b1", "(2,)", vec![1, 0]),
         m("<U3", "(2,)", vec![0; 24]),

@@ -10,7 +10,7 @@ use zip::result::ZipError;
 use zip::{CompressionMethod, ZipArchive};
 
 use super::npy::{self, Dtype, Header, HeaderError, Order};
-use super::pickle;
+use super::pickle::{self, Refusal};
 use super::{Archive, ReadOptions, FIELDS};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -330,6 +330,14 @@ impl<R: Read + Seek> Reader<R> {
                 "{ctx}: metadata has {n} entries but vectors have {rows} rows"
             )));
         }
+        // Integers outside the uint64 range are refused whatever the options say: replacing
+        // real ids by row indexes would lose data silently. Only payloads that are not
+        // integers at all may become row indexes, and only when the caller asks.
+        let out_of_range = |row: usize, value: &str| {
+            format_error(format!(
+                "{ctx}: metadata must be integers in the uint64 range, but row {row} holds the integer {value}"
+            ))
+        };
         let found: String = match m.header.dtype.clone() {
             dtype @ Dtype::Int { size, .. } => {
                 let len = m.data_len()?;
@@ -348,7 +356,7 @@ impl<R: Read + Seek> Reader<R> {
                 })?;
                 match negative {
                     None => return Ok(ids),
-                    Some((i, v)) => format!("the negative integer {v} at row {i}"),
+                    Some((row, v)) => return Err(out_of_range(row, &v.to_string())),
                 }
             }
             Dtype::Object => {
@@ -356,7 +364,10 @@ impl<R: Read + Seek> Reader<R> {
                 match pickle::read_int_array(&payload) {
                     Ok(ids) if ids.len() == rows => return Ok(ids),
                     Ok(ids) => format!("a pickled array of {} integers", ids.len()),
-                    Err(e) => format!("a pickled object array that is not plain integers: {}", e.0),
+                    Err(Refusal::OutOfRange { row, value }) => return Err(out_of_range(row, &value)),
+                    Err(Refusal::NotIntegers(e)) => {
+                        format!("a pickled object array that is not plain integers: {e}")
+                    }
                 }
             }
             other => {

@@ -180,10 +180,50 @@ def test_reference_archives_with_other_metadata(tmp_path: Path) -> None:
     negative = VectorStore(dimensions=3, normalize=False)
     negative.add(sample(2, 3, 5), [1, -5])
     negative.save(tmp_path / "negative.npz")
+    # Integers outside the uint64 range are refused even with row-index metadata: the flag
+    # only replaces payloads that are not integers, never real ids.
+    for flags in (0, OPEN_ROW_INDEX_METADATA):
+        with pytest.raises(NvsError) as err:
+            Store.open(tmp_path / "negative.npz", flags)
+        assert err.value.status == STATUS_FORMAT
+        assert "row 1 holds the integer -5" in err.value.message
+
+
+# Metadata as numpy-vector-store users pass it in practice: each kind is pickled differently
+# (Python ints, numpy integer scalars of each width, both mixed, an np.arange array).
+METADATA_KINDS = {
+    "python ints": [10, 2**64 - 1, 0, 2**31],
+    "np.arange": np.arange(10, 14),
+    "np.arange uint64": np.arange(2**64 - 4, 2**64, dtype=np.uint64),
+    "numpy scalars": [np.int8(1), np.uint8(255), np.int16(-0) + 2, np.uint16(65535)],
+    "wide numpy scalars": [np.int32(2**31 - 1), np.uint32(2**32 - 1), np.int64(2**63 - 1), np.uint64(2**64 - 1)],
+    "mixed": [np.int64(7), 8, np.uint64(2**64 - 1), np.int8(0)],
+    "from a list of arrays": list(np.array([3, 1, 4, 1], dtype=np.int64)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(METADATA_KINDS))
+@pytest.mark.parametrize("flags", [0, OPEN_ROW_INDEX_METADATA])
+def test_reference_archives_with_numpy_integer_metadata(tmp_path: Path, kind: str, flags: int) -> None:
+    metadata = METADATA_KINDS[kind]
+    reference = VectorStore(dimensions=3, normalize=True)
+    reference.add(sample(4, 3, 11), metadata)
+    path = tmp_path / "ids.npz"
+    reference.save(path)
+    want = [int(m) for m in reference.metadata]
+    assert list(Store.open(path, flags).rows()[1]) == want
+
+
+@pytest.mark.parametrize("flags", [0, OPEN_ROW_INDEX_METADATA])
+def test_reference_archives_with_negative_numpy_ids_are_refused(tmp_path: Path, flags: int) -> None:
+    reference = VectorStore(dimensions=3, normalize=True)
+    reference.add(sample(3, 3, 12), np.array([5, 6, -7], dtype=np.int16))
+    path = tmp_path / "neg.npz"
+    reference.save(path)
     with pytest.raises(NvsError) as err:
-        Store.open(tmp_path / "negative.npz")
+        Store.open(path, flags)
     assert err.value.status == STATUS_FORMAT
-    assert list(Store.open(tmp_path / "negative.npz", OPEN_ROW_INDEX_METADATA).rows()[1]) == [0, 1]
+    assert "row 2 holds the integer -7" in err.value.message
 
 
 @pytest.mark.parametrize("flags", [SAVE_PICKLED_METADATA, SAVE_PICKLED_METADATA | SAVE_UNCOMPRESSED])
