@@ -23,9 +23,13 @@
 #define NVS_VERSION_PATCH 0
 #define NVS_VERSION "0.1.0"
 
-// Open flag: when an archive's metadata is not a list of integers in the uint64 range (for
-// example a numpy-vector-store archive with dict payloads), use row indexes as ids instead of
-// failing with `FORMAT`.
+// The largest `nvs_search_options.size` accepted (a bound on how much is read).
+#define NVS_SEARCH_OPTIONS_MAX_SIZE 1024
+
+// Open flag: when an archive's metadata holds payloads that are not integers (for example a
+// numpy-vector-store archive with dict or string payloads), use row indexes as ids instead of
+// failing with `FORMAT`. Integers are never replaced: metadata that is all integers but has
+// one outside the uint64 range (negative, say) is `FORMAT` naming the row, flag or not.
 #define NVS_OPEN_ROW_INDEX_METADATA 1
 
 // Save flag: store the archive members uncompressed (larger file, several times faster load).
@@ -85,6 +89,10 @@ typedef struct nvs_store nvs_store;
 
 // Search options. Always start from `nvs_search_options_default()` and then set fields:
 // `size` lets later versions add fields without breaking callers built against this one.
+// A `size` smaller than this struct is `INVALID_ARGUMENT`. A larger one (a caller built
+// against a newer header) is accepted when every byte past the fields this library knows is
+// zero (new fields default to zero), and is `INVALID_ARGUMENT` otherwise, or when `size` is
+// over `NVS_SEARCH_OPTIONS_MAX_SIZE`.
 typedef struct nvs_search_options {
   // `sizeof(nvs_search_options)` as the caller compiled it (set by the default function).
   size_t size;
@@ -161,7 +169,8 @@ void nvs_store_free(struct nvs_store *store);
 
 // Append rows. `vectors` holds `vectors_len` floats, row-major, a whole number of rows of the
 // store's dimensions (else `DIMENSION_MISMATCH`). `ids` holds one id per row (`ids_len` must
-// equal the row count); with `ids` NULL each row's id is its row index. Values must be finite;
+// equal the row count); with `ids` NULL and `ids_len` 0 each row's id is its row index (NULL
+// with `ids_len` > 0 is `NULL_ARGUMENT`). Values must be finite;
 // a normalize store rejects zero-norm rows and stores unit vectors. The data is copied before
 // return. On any failure nothing is added.
 nvs_status nvs_store_add(struct nvs_store *store,

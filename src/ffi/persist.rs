@@ -8,9 +8,10 @@ use crate::error::{Error, ErrorKind};
 use crate::npz::{ReadOptions, WriteOptions};
 use crate::store::VectorStore;
 
-/// Open flag: when an archive's metadata is not a list of integers in the uint64 range (for
-/// example a numpy-vector-store archive with dict payloads), use row indexes as ids instead of
-/// failing with `FORMAT`.
+/// Open flag: when an archive's metadata holds payloads that are not integers (for example a
+/// numpy-vector-store archive with dict or string payloads), use row indexes as ids instead of
+/// failing with `FORMAT`. Integers are never replaced: metadata that is all integers but has
+/// one outside the uint64 range (negative, say) is `FORMAT` naming the row, flag or not.
 pub const NVS_OPEN_ROW_INDEX_METADATA: u32 = 1;
 /// Save flag: store the archive members uncompressed (larger file, several times faster load).
 pub const NVS_SAVE_UNCOMPRESSED: u32 = 1;

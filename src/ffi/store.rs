@@ -34,6 +34,10 @@ pub struct nvs_hit {
 
 /// Search options. Always start from `nvs_search_options_default()` and then set fields:
 /// `size` lets later versions add fields without breaking callers built against this one.
+/// A `size` smaller than this struct is `INVALID_ARGUMENT`. A larger one (a caller built
+/// against a newer header) is accepted when every byte past the fields this library knows is
+/// zero (new fields default to zero), and is `INVALID_ARGUMENT` otherwise, or when `size` is
+/// over `NVS_SEARCH_OPTIONS_MAX_SIZE`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nvs_search_options {
@@ -58,6 +62,9 @@ pub struct nvs_search_options {
     /// stores, all cores for large ones), 1 keeps the work on the calling thread.
     pub threads: usize,
 }
+
+/// The largest `nvs_search_options.size` accepted (a bound on how much is read).
+pub const NVS_SEARCH_OPTIONS_MAX_SIZE: usize = 1024;
 
 /// The default search options: top_k 10, no threshold, no prefilter, automatic threads.
 #[no_mangle]
@@ -104,15 +111,30 @@ unsafe fn options_from<'a>(options: *const nvs_search_options) -> Result<SearchO
     let Some(o) = (unsafe { options.as_ref() }) else {
         return Ok(SearchOptions::default());
     };
-    if o.size < std::mem::size_of::<nvs_search_options>() {
+    let known = std::mem::size_of::<nvs_search_options>();
+    if o.size < known || o.size > NVS_SEARCH_OPTIONS_MAX_SIZE {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
             format!(
-                "options.size is {}, expected at least {}: initialize options with nvs_search_options_default()",
-                o.size,
-                std::mem::size_of::<nvs_search_options>()
+                "options.size is {}, expected {known} (at most {NVS_SEARCH_OPTIONS_MAX_SIZE}): initialize options with nvs_search_options_default()",
+                o.size
             ),
         ));
+    }
+    if o.size > known {
+        // SAFETY: the caller's `size` says this many bytes are readable behind `options`.
+        let tail = unsafe { std::slice::from_raw_parts((options as *const u8).add(known), o.size - known) };
+        if let Some(at) = tail.iter().position(|&b| b != 0) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "options.size is {}: byte {} is set, but this library ({}) knows only the first {known} bytes of nvs_search_options",
+                    o.size,
+                    known + at,
+                    crate::VERSION
+                ),
+            ));
+        }
     }
     let within_rows = if o.has_within_rows {
         // SAFETY: caller contract above.
@@ -162,7 +184,8 @@ pub unsafe extern "C" fn nvs_store_free(store: *mut nvs_store) {
 
 /// Append rows. `vectors` holds `vectors_len` floats, row-major, a whole number of rows of the
 /// store's dimensions (else `DIMENSION_MISMATCH`). `ids` holds one id per row (`ids_len` must
-/// equal the row count); with `ids` NULL each row's id is its row index. Values must be finite;
+/// equal the row count); with `ids` NULL and `ids_len` 0 each row's id is its row index (NULL
+/// with `ids_len` > 0 is `NULL_ARGUMENT`). Values must be finite;
 /// a normalize store rejects zero-norm rows and stores unit vectors. The data is copied before
 /// return. On any failure nothing is added.
 #[no_mangle]
@@ -176,8 +199,10 @@ pub unsafe extern "C" fn nvs_store_add(
     boundary(|| {
         // SAFETY: handle and spans are the caller's contract; NULL/alignment are checked.
         let store = unsafe { store_ref(store) }?;
+        check_width(store, vectors_len, "vectors", "rows")?;
         let vectors = unsafe { slice(vectors, vectors_len, "vectors") }?;
-        let ids = if ids.is_null() { None } else { Some(unsafe { slice(ids, ids_len, "ids") }?) };
+        let ids =
+            if ids.is_null() && ids_len == 0 { None } else { Some(unsafe { slice(ids, ids_len, "ids") }?) };
         store.add(vectors, ids)
     })
 }
@@ -264,6 +289,19 @@ pub unsafe extern "C" fn nvs_store_read_rows(
     })
 }
 
+/// The documented order checks widths first: a length that is not a whole number of rows is
+/// `DIMENSION_MISMATCH` before the pointer and span are looked at (so even `SIZE_MAX`).
+fn check_width(store: &VectorStore, len: usize, name: &str, unit: &str) -> Result<(), Error> {
+    let d = store.dimensions();
+    if !len.is_multiple_of(d) {
+        return Err(Error::new(
+            ErrorKind::DimensionMismatch,
+            format!("{name} hold {len} values, not a whole number of {unit} of {d} dimensions"),
+        ));
+    }
+    Ok(())
+}
+
 fn write_hits(found: &[Hit], hits: &mut [nvs_hit]) {
     for (dst, h) in hits.iter_mut().zip(found) {
         *dst = nvs_hit { index: h.index, id: h.id, value: h.value };
@@ -290,6 +328,12 @@ pub unsafe extern "C" fn nvs_store_search(
         let store = unsafe { store_ref(store) }?;
         if hits_len.is_null() {
             return Err(Error::new(ErrorKind::NullArgument, "hits_len must not be NULL"));
+        }
+        if query_len != store.dimensions() {
+            return Err(Error::new(
+                ErrorKind::DimensionMismatch,
+                format!("query has {query_len} dimensions, store has {}", store.dimensions()),
+            ));
         }
         let metric = metric_from(metric)?;
         let query = unsafe { slice(query, query_len, "query") }?;
@@ -332,6 +376,7 @@ pub unsafe extern "C" fn nvs_store_search_batch(
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
         let store = unsafe { store_ref(store) }?;
+        check_width(store, queries_len, "queries", "queries")?;
         let metric = metric_from(metric)?;
         let queries = unsafe { slice(queries, queries_len, "queries") }?;
         let options = unsafe { options_from(options) }?;

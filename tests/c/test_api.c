@@ -348,6 +348,34 @@ static void test_argument_errors(void) {
     EXPECT(nvs_store_search(s, NVS_METRIC_COSINE, q, 3, &o, hits, 4, &n), NVS_STATUS_INVALID_ARGUMENT, "size");
     EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, q, 3, &o, hits, 4, 4, &n), NVS_STATUS_INVALID_ARGUMENT, "size");
 
+    /* A larger size (a caller built against a newer header) is fine while the unknown tail is
+     * zero, and refused once any byte of it is set or the size is implausible. */
+    struct {
+        nvs_search_options o;
+        unsigned char tail[24];
+    } bigger;
+    memset(&bigger, 0, sizeof bigger);
+    bigger.o = nvs_search_options_default();
+    bigger.o.size = sizeof bigger;
+    bigger.o.top_k = 1;
+    EXPECT(nvs_store_search(s, NVS_METRIC_COSINE, q, 3, &bigger.o, hits, 4, &n), NVS_STATUS_OK, NULL);
+    CHECK(n == 1);
+    size_t lens1[1];
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, q, 3, &bigger.o, hits, 4, 4, lens1), NVS_STATUS_OK, NULL);
+    CHECK(lens1[0] == 1);
+    bigger.tail[23] = 1;
+    EXPECT(nvs_store_search(s, NVS_METRIC_COSINE, q, 3, &bigger.o, hits, 4, &n), NVS_STATUS_INVALID_ARGUMENT, "byte");
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, q, 3, &bigger.o, hits, 4, 4, lens1), NVS_STATUS_INVALID_ARGUMENT, "byte");
+    bigger.o.size = NVS_SEARCH_OPTIONS_MAX_SIZE + 1;
+    EXPECT(nvs_store_search(s, NVS_METRIC_COSINE, q, 3, &bigger.o, hits, 4, &n), NVS_STATUS_INVALID_ARGUMENT, "size");
+
+    /* The query width is checked first, for every length (SIZE_MAX included). */
+    o = nvs_search_options_default();
+    o.size = 0;
+    EXPECT(nvs_store_search(s, 99, q, SIZE_MAX, &o, hits, 4, &n), NVS_STATUS_DIMENSION_MISMATCH, "dimensions");
+    EXPECT(nvs_store_search(s, 99, NULL, 0, &o, hits, 4, &n), NVS_STATUS_DIMENSION_MISMATCH, "dimensions");
+    EXPECT(nvs_store_search_batch(s, 99, q, SIZE_MAX - 1, &o, hits, 4, 4, lens1), NVS_STATUS_DIMENSION_MISMATCH, "whole number");
+
     o = nvs_search_options_default();
     EXPECT(nvs_store_search(s, 3, q, 3, &o, hits, 4, &n), NVS_STATUS_INVALID_ARGUMENT, "metric");
     EXPECT(nvs_store_search(s, UINT32_MAX, q, 3, &o, hits, 4, &n), NVS_STATUS_INVALID_ARGUMENT, "metric");
@@ -477,6 +505,12 @@ static void test_failed_adds_change_nothing(void) {
         }
         EXPECT(nvs_store_add(NULL, late_zero, 4, NULL, 0), NVS_STATUS_NULL_ARGUMENT, "store");
         EXPECT(nvs_store_add(s, NULL, 4, NULL, 0), NVS_STATUS_NULL_ARGUMENT, "vectors");
+        same_as(s, &before, __LINE__);
+        /* NULL ids mean "row indexes" only with ids_len 0. */
+        EXPECT(nvs_store_add(s, good, 4, NULL, 2), NVS_STATUS_NULL_ARGUMENT, "ids");
+        same_as(s, &before, __LINE__);
+        /* Widths are checked before spans, whatever the length. */
+        EXPECT(nvs_store_add(s, good, SIZE_MAX, NULL, 0), NVS_STATUS_DIMENSION_MISMATCH, "whole number");
         same_as(s, &before, __LINE__);
         /* Failed searches and reads do not change it either. */
         nvs_hit hits[2];
