@@ -90,6 +90,56 @@ pub struct VectorStore {
     path: Mutex<Option<PathBuf>>,
 }
 
+/// Values scaled per kernel call while normalizing (a stack buffer that stays in L1).
+const SCALE_CHUNK: usize = 256;
+
+/// Per-row checks shared by the copying and the in-place row preparation.
+struct RowStats {
+    normalize: bool,
+    norms: Vec<f64>,
+    zero_norm_rows: usize,
+    first_zero_row: Option<usize>,
+}
+
+impl RowStats {
+    fn new(normalize: bool, rows: usize) -> Result<Self> {
+        let mut norms = Vec::new();
+        if !normalize {
+            norms.try_reserve_exact(rows)?;
+        }
+        Ok(RowStats { normalize, norms, zero_norm_rows: 0, first_zero_row: None })
+    }
+
+    /// Check row `r` and return its f64 norm. The f64 squared norm doubles as the finiteness
+    /// check (finite f32 squares never overflow f64), so a non-finite value is found without a
+    /// separate scan.
+    fn visit(&mut self, r: usize, row: &[f32], what: &str) -> Result<f64> {
+        let norm_sq = kernels::norm_sq_f64(row);
+        if !norm_sq.is_finite() {
+            let c = row.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            fail!(NonFinite, "{what} contain a non-finite value ({}) at row {r}, column {c}", row[c]);
+        }
+        let norm = norm_sq.sqrt();
+        if norm == 0.0 {
+            self.first_zero_row.get_or_insert(r);
+            self.zero_norm_rows += 1;
+        }
+        if !self.normalize {
+            self.norms.push(norm);
+        }
+        Ok(norm)
+    }
+
+    /// Non-finite rows are reported before zero rows, as the reference does, so a zero row in
+    /// a normalize store fails the batch only here, at the end.
+    fn finish(self, vectors: Vec<f32>, what: &str) -> Result<PreparedRows> {
+        if let (true, Some(r)) = (self.normalize, self.first_zero_row) {
+            fail!(ZeroNorm, "{what} row {r} has zero norm and cannot be normalized");
+        }
+        Ok(PreparedRows { vectors, norms: self.norms, zero_norm_rows: self.zero_norm_rows })
+    }
+}
+
 /// Rows validated and prepared for storage but not yet visible.
 pub(crate) struct PreparedRows {
     pub(crate) vectors: Vec<f32>,
@@ -147,52 +197,54 @@ impl VectorStore {
                 vectors.len()
             );
         }
-        let n = vectors.len() / d;
         let mut out = Vec::new();
         out.try_reserve_exact(vectors.len())?;
         memory::advise_huge_pages(&mut out);
-        let mut norms = Vec::new();
-        if !self.normalize {
-            norms.try_reserve_exact(n)?;
-        }
-        // One pass, row by row while the row is in L1. The f64 squared norm doubles as the
-        // finiteness check (finite f32 squares never overflow f64), so a non-finite value is
-        // found without a separate scan. Non-finite rows are reported before zero rows, as
-        // the reference does, so a zero row only fails the batch at the end.
-        let mut first_zero_row = None;
-        let mut zero_norm_rows = 0;
-        // Rows are appended (no zero-fill pass over the new buffer); normalized values go
-        // through a small stack buffer.
-        let mut scaled = [0.0f32; 256];
+        let mut stats = RowStats::new(self.normalize, vectors.len() / d)?;
+        // One pass, row by row while the row is in L1. Rows are appended (no zero-fill pass
+        // over the new buffer); normalized values go through a small stack buffer.
+        let mut scaled = [0.0f32; SCALE_CHUNK];
         for (r, row) in vectors.chunks_exact(d).enumerate() {
-            let norm_sq = kernels::norm_sq_f64(row);
-            if !norm_sq.is_finite() {
-                let c = row.iter().position(|v| !v.is_finite()).unwrap_or(0);
-                fail!(NonFinite, "{what} contain a non-finite value ({}) at row {r}, column {c}", row[c]);
-            }
-            let norm = norm_sq.sqrt();
-            if norm == 0.0 {
-                first_zero_row.get_or_insert(r);
-                zero_norm_rows += 1;
-            }
+            let norm = stats.visit(r, row, what)?;
             if !self.normalize {
-                norms.push(norm);
                 out.extend_from_slice(row);
             } else if norm != 0.0 {
-                // Multiplying by the f64 reciprocal equals dividing after rounding to f32 except
-                // in rare last-bit cases, and keeps ingestion from being bound by divisions.
                 let inv = 1.0 / norm;
-                for part in row.chunks(scaled.len()) {
+                for part in row.chunks(SCALE_CHUNK) {
                     let dst = &mut scaled[..part.len()];
                     kernels::scale_f64(part, inv, dst);
                     out.extend_from_slice(dst);
                 }
             }
         }
-        if let (true, Some(r)) = (self.normalize, first_zero_row) {
-            fail!(ZeroNorm, "{what} row {r} has zero norm and cannot be normalized");
+        stats.finish(out, what)
+    }
+
+    /// [`Self::prepare_rows`] for rows the store may keep: they are checked and normalized in
+    /// place, so loading an archive needs no second row buffer (same values, bit for bit).
+    pub(crate) fn prepare_owned_rows(&self, mut vectors: Vec<f32>, what: &str) -> Result<PreparedRows> {
+        let d = self.dimensions;
+        if !vectors.len().is_multiple_of(d) {
+            fail!(
+                DimensionMismatch,
+                "{what} hold {} values, not a whole number of rows of {d} dimensions",
+                vectors.len()
+            );
         }
-        Ok(PreparedRows { vectors: out, norms, zero_norm_rows })
+        let mut stats = RowStats::new(self.normalize, vectors.len() / d)?;
+        let mut scaled = [0.0f32; SCALE_CHUNK];
+        for (r, row) in vectors.chunks_exact_mut(d).enumerate() {
+            let norm = stats.visit(r, row, what)?;
+            if self.normalize && norm != 0.0 {
+                let inv = 1.0 / norm;
+                for part in row.chunks_mut(SCALE_CHUNK) {
+                    let dst = &mut scaled[..part.len()];
+                    kernels::scale_f64(part, inv, dst);
+                    part.copy_from_slice(dst);
+                }
+            }
+        }
+        stats.finish(vectors, what)
     }
 
     /// Append rows with their ids. `vectors` is row-major, `dimensions` wide. With `ids` of
@@ -384,14 +436,15 @@ impl VectorStore {
     fn from_archive(archive: npz::Archive) -> Result<Self> {
         let store = VectorStore::new(archive.dimensions, archive.normalize)
             .map_err(|e| Error::new(ErrorKind::Format, format!("archive {}", e.message)))?;
-        let prepared = store.prepare_loaded(&archive)?;
+        let prepared = store.prepare_loaded(archive.vectors)?;
         store.replace_rows(prepared, archive.ids);
         Ok(store)
     }
 
-    /// Archive rows get the same checks as `add`; a failure is a format error of the file.
-    fn prepare_loaded(&self, archive: &npz::Archive) -> Result<PreparedRows> {
-        self.prepare_rows(&archive.vectors, "archive vectors")
+    /// Archive rows get the same checks as `add`, in the buffer they were decoded into; a
+    /// failure is a format error of the file.
+    fn prepare_loaded(&self, vectors: Vec<f32>) -> Result<PreparedRows> {
+        self.prepare_owned_rows(vectors, "archive vectors")
             .map_err(|e| Error::new(ErrorKind::Format, e.message))
     }
 
@@ -447,8 +500,65 @@ impl VectorStore {
                 self.normalize
             );
         }
-        let prepared = self.prepare_loaded(&archive)?;
+        let prepared = self.prepare_loaded(archive.vectors)?;
         self.replace_rows(prepared, archive.ids);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows with wide magnitudes, denormals, -0.0 and a few zero rows, from a fixed LCG.
+    fn rows(n: usize, d: usize) -> Vec<f32> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut out = Vec::with_capacity(n * d);
+        for r in 0..n {
+            for _ in 0..d {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let unit = (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                let scale = [1.0f32, 1e-30, 1e30, 1e-42, 3.0][(x >> 20) as usize % 5];
+                out.push(if r % 7 == 3 { 0.0 } else { unit * scale });
+            }
+        }
+        out
+    }
+
+    fn prepared(p: Result<PreparedRows>) -> Result<(Vec<u32>, Vec<u64>, usize)> {
+        p.map(|p| {
+            (
+                p.vectors.iter().map(|v| v.to_bits()).collect(),
+                p.norms.iter().map(|v| v.to_bits()).collect(),
+                p.zero_norm_rows,
+            )
+        })
+    }
+
+    #[test]
+    fn in_place_preparation_equals_the_copying_one() {
+        for d in [1, 3, 16, 255, 256, 257, 700] {
+            for normalize in [false, true] {
+                let store = VectorStore::new(d, normalize).unwrap();
+                let mut data = rows(20, d);
+                if normalize {
+                    // Zero rows fail a normalize store: compare the failure, then drop them.
+                    let a = store.prepare_rows(&data, "v").err().unwrap();
+                    let b = store.prepare_owned_rows(data.clone(), "v").err().unwrap();
+                    assert_eq!((a.kind, a.message), (b.kind, b.message));
+                    data =
+                        data.chunks(d).filter(|r| r.iter().any(|&v| v != 0.0)).flatten().copied().collect();
+                }
+                let copied = prepared(store.prepare_rows(&data, "v")).unwrap();
+                let in_place = prepared(store.prepare_owned_rows(data.clone(), "v")).unwrap();
+                assert_eq!(copied, in_place, "d={d} normalize={normalize}");
+                let mut bad = data.clone();
+                bad[d + d / 2] = f32::NAN;
+                let a = store.prepare_rows(&bad, "v").err().unwrap();
+                let b = store.prepare_owned_rows(bad, "v").err().unwrap();
+                assert_eq!((a.kind, &a.message), (b.kind, &b.message));
+                assert!(a.message.contains("row 1"), "{}", a.message);
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Rust-side benchmarks that need no Python: C ABI overhead, ingestion, thread scaling, batch
 //! search, prefilter cost, and our single-query grid against the read-only scan floor.
 //!
-//! Usage: nvs-bench [--smoke] [ffi|ingest|threads|batch|filtered|grid|all]...
+//! Usage: nvs-bench [--smoke] [ffi|ingest|threads|batch|filtered|grid|memory|all]...
 //! Prints markdown tables; every time is a median of many repetitions.
 
 use std::hint::black_box;
@@ -218,8 +218,79 @@ fn grid(budget: f64, smoke: bool) {
     }
 }
 
+/// A field of /proc/self/status in bytes (Linux), e.g. "VmRSS" or "VmHWM" (the peak RSS).
+fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+    let kib: u64 = line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// In a fresh child process: open (or open, then reload) `path` and print the peak RSS growth
+/// over the process's RSS before the open, in bytes. Writing 5 to clear_refs resets the peak.
+fn memory_child(op: &str, path: &str) {
+    let before = proc_status_bytes("VmRSS").unwrap_or(0);
+    let s = VectorStore::open(path, Default::default()).unwrap();
+    if op == "reload" {
+        std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS");
+        s.reload(Default::default()).unwrap();
+    }
+    let peak = proc_status_bytes("VmHWM").unwrap_or(0);
+    println!("{}", peak.saturating_sub(before));
+    black_box(s);
+}
+
+/// Peak memory of open and reload as a multiple of the loaded rows' bytes, each measured in
+/// a fresh child process (peak RSS cannot be reset across allocations already made).
+fn memory(smoke: bool) {
+    if proc_status_bytes("VmHWM").is_none() {
+        println!("\n(memory: needs Linux /proc; skipped)");
+        return;
+    }
+    let (rows, dims) = if smoke { (100_000, 384) } else { (1_000_000, 384) };
+    println!("\n### Peak memory of open and reload, {rows} x {dims}, as a multiple of the row bytes\n");
+    println!("| archive | row bytes | open peak | open / rows | reload peak | reload / rows |");
+    println!("|---|---|---|---|---|---|");
+    let dir = std::env::temp_dir().join(format!("nvs-bench-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let row_bytes = (rows * dims * 4) as f64;
+    for (label, uncompressed) in [("uncompressed", true), ("compressed", false)] {
+        let path = dir.join(format!("{label}.npz"));
+        {
+            let s = store(rows, dims, true, 21);
+            let options = nvs::npz::WriteOptions { uncompressed, ..Default::default() };
+            s.save(Some(&path), options).unwrap();
+        }
+        let measure = |op: &str| -> f64 {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--memory-child", op, path.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap()
+        };
+        let open = measure("open");
+        let reload = measure("reload");
+        println!(
+            "| {label} | {:.0} MB | {:.0} MB | {:.2}x | {:.0} MB | {:.2}x |",
+            row_bytes / 1e6,
+            open / 1e6,
+            open / row_bytes,
+            reload / 1e6,
+            reload / row_bytes,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("\n(reload / rows counts the old rows, which stay until the new ones are ready.)");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, op, path] = &args[..] {
+        if flag == "--memory-child" {
+            return memory_child(op, path);
+        }
+    }
     let smoke = args.iter().any(|a| a == "--smoke");
     let budget = if smoke { 0.05 } else { 0.5 };
     let mut what: Vec<&str> = args.iter().map(|s| s.as_str()).filter(|a| !a.starts_with("--")).collect();
@@ -240,6 +311,7 @@ fn main() {
             "batch" => batch(budget, smoke),
             "filtered" => filtered(budget, smoke),
             "grid" => grid(budget, smoke),
+            "memory" => memory(smoke),
             other => eprintln!("unknown benchmark {other}"),
         }
     }

@@ -13,6 +13,7 @@ use super::npy::{self, Dtype, Header, HeaderError, Order};
 use super::pickle::{self, Refusal};
 use super::{Archive, ReadOptions, FIELDS};
 use crate::error::{Error, ErrorKind, Result};
+use crate::memory;
 
 /// Deflate cannot expand data by more than about 1032:1; anything claiming more is a lie.
 const MAX_DEFLATE_RATIO: u64 = 1032;
@@ -21,6 +22,10 @@ const CHUNK: usize = 64 * 1024;
 /// Below this, a member's data buffer is reserved whole; above it, a compressed member's
 /// buffer grows with the bytes actually decompressed, so a lying size costs nothing.
 const EAGER_RESERVE: u64 = 64 * 1024 * 1024;
+/// A compressed `vectors` member expanding at most this much is reserved whole up front:
+/// float rows deflate by a few percent, so real archives decode straight into one buffer of
+/// the final size, while a member claiming more grows with the bytes really decompressed.
+const PLAUSIBLE_FLOAT_RATIO: u64 = 4;
 /// Unexpected member names listed in a message.
 const MAX_LISTED: usize = 5;
 
@@ -44,6 +49,7 @@ struct Member<'a, R: Read> {
     ctx: &'a str,
     header: Header,
     declared: u64,
+    compressed: u64,
     stored: bool,
 }
 
@@ -255,7 +261,7 @@ impl<R: Read + Seek> Reader<R> {
                 return Err(format_error(format!("{ctx}: member {name} {problem}")));
             }
         };
-        Ok(Member { file, name, ctx, header, declared, stored })
+        Ok(Member { file, name, ctx, header, declared, compressed, stored })
     }
 
     fn int_scalar(&mut self, field: usize) -> Result<i128> {
@@ -296,9 +302,15 @@ impl<R: Read + Seek> Reader<R> {
         let (Ok(rows), Ok(count)) = (usize::try_from(rows), usize::try_from(len / 4)) else {
             return Err(m.fail(format_args!("has shape {shape}, which is too large for this machine")));
         };
+        // The rows are decoded straight into the buffer the store keeps (see
+        // `VectorStore::prepare_owned_rows`): open needs no second copy of them.
         let mut out: Vec<f32> = Vec::new();
-        if m.stored || len <= EAGER_RESERVE {
+        if m.stored
+            || len <= EAGER_RESERVE
+            || m.declared <= m.compressed.saturating_mul(PLAUSIBLE_FLOAT_RATIO)
+        {
             out.try_reserve_exact(count)?;
+            memory::advise_huge_pages(&mut out);
         }
         m.read_data(len, |chunk| {
             out.try_reserve(chunk.len() / 4)?;
