@@ -14,7 +14,8 @@
 #                           settings do not fight over one directory)
 #   NVS_CARGO_FLAGS         extra arguments for `cargo build` (a list), e.g. --locked
 #   NVS_NATIVE_STATIC_LIBS  the system libraries a Rust staticlib needs, as rustc prints them
-#                           with --print native-static-libs (detected at configure time)
+#                           with --print native-static-libs (detected at configure time), less
+#                           the ones every C/C++ driver adds itself (see below)
 
 get_filename_component(NVS_SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 
@@ -56,8 +57,16 @@ if(NOT DEFINED NVS_NATIVE_STATIC_LIBS)
     set(_libs "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc")
     message(STATUS "nvs: rustc probe failed, assuming: ${_libs}")
   endif()
+  # gcc and clang link libgcc (libgcc_s when dynamic, libgcc_eh with -static) and libc by
+  # themselves. Naming -lgcc_s explicitly breaks `-static` ("cannot find -lgcc_s"), and -lc is
+  # always there, so both are dropped from what consumers are told to link.
+  separate_arguments(_libs_list UNIX_COMMAND "${_libs}")
+  list(REMOVE_ITEM _libs_list -lgcc_s -lc)
+  list(REMOVE_DUPLICATES _libs_list)
+  string(REPLACE ";" " " _libs "${_libs_list}")
+  unset(_libs_list)
   set(NVS_NATIVE_STATIC_LIBS "${_libs}" CACHE STRING
-    "System libraries for libnvs.a, as printed by rustc --print native-static-libs")
+    "System libraries for libnvs.a (rustc --print native-static-libs, less -lgcc_s and -lc)")
   unset(_libs)
 endif()
 
@@ -103,7 +112,21 @@ else()
   set(NVS_STATIC_NAME "libnvs.a")
 endif()
 
-# The library's SONAME / install name is set by build.rs, so plain `cargo build` suffices.
+# The library's SONAME / install name is set by build.rs, so plain `cargo build` suffices; it
+# is versioned (0.x: major.minor, from 1.0: major), and computed the same way here so that the
+# build tree and the install provide a file by that name.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(NVS_ABI_VERSION "${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}")
+else()
+  set(NVS_ABI_VERSION "${PROJECT_VERSION_MAJOR}")
+endif()
+if(APPLE)
+  set(NVS_SONAME "libnvs.${NVS_ABI_VERSION}.dylib")
+  set(NVS_REAL_NAME "libnvs.${PROJECT_VERSION}.dylib")
+elseif(NOT WIN32)
+  set(NVS_SONAME "libnvs.so.${NVS_ABI_VERSION}")
+  set(NVS_REAL_NAME "libnvs.so.${PROJECT_VERSION}")
+endif()
 
 set(_release_dir "${NVS_CARGO_TARGET_DIR}/release")
 set(_debug_dir "${NVS_CARGO_TARGET_DIR}/debug")
@@ -114,6 +137,14 @@ if(WIN32)
   list(APPEND _byproducts "${_profile_dir}/${NVS_IMPLIB_NAME}")
 endif()
 
+# Programs linked in the build tree record the SONAME: give them a file by that name.
+set(_soname_link "")
+if(NVS_SONAME)
+  set(_soname_link COMMAND "${CMAKE_COMMAND}" -E create_symlink
+                           "${NVS_SHARED_NAME}" "${_profile_dir}/${NVS_SONAME}")
+  list(APPEND _byproducts "${_profile_dir}/${NVS_SONAME}")
+endif()
+
 add_custom_target(nvs_cargo ALL
   COMMAND "${NVS_CARGO}" build --lib
           --manifest-path "${NVS_SOURCE_DIR}/Cargo.toml"
@@ -121,6 +152,7 @@ add_custom_target(nvs_cargo ALL
           "$<IF:$<CONFIG:Debug>,--profile=dev,--release>"
           ${NVS_CARGO_FLAGS}
   BYPRODUCTS ${_byproducts}
+  ${_soname_link}
   WORKING_DIRECTORY "${NVS_SOURCE_DIR}"
   COMMENT "cargo: building the nvs library"
   USES_TERMINAL
@@ -139,7 +171,7 @@ if(WIN32)
     IMPORTED_IMPLIB "${_release_dir}/${NVS_IMPLIB_NAME}"
     IMPORTED_IMPLIB_DEBUG "${_debug_dir}/${NVS_IMPLIB_NAME}")
 elseif(NOT APPLE)
-  set_target_properties(nvs::nvs PROPERTIES IMPORTED_SONAME "${NVS_SHARED_NAME}")
+  set_target_properties(nvs::nvs PROPERTIES IMPORTED_SONAME "${NVS_SONAME}")
 endif()
 
 add_library(nvs::nvs_static STATIC IMPORTED GLOBAL)
@@ -159,4 +191,4 @@ unset(_debug_dir)
 unset(_profile_dir)
 unset(_byproducts)
 unset(_includes)
-unset(_nvs_rustc_args)
+unset(_soname_link)

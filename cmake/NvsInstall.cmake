@@ -1,7 +1,8 @@
 # Install rules: headers, both libraries, a CMake package (find_package(nvs)) and nvs.pc.
 #
 #   PREFIX/include/nvs.h, PREFIX/include/nvs/nvs.hpp
-#   PREFIX/<libdir>/libnvs.so (or .dylib), PREFIX/<libdir>/libnvs.a
+#   PREFIX/<libdir>/libnvs.so.X.Y.Z with the links libnvs.so.X.Y (the SONAME) and libnvs.so
+#   (.dylib names the same way on Apple), PREFIX/<libdir>/libnvs.a
 #   PREFIX/<libdir>/cmake/nvs/{nvsConfig,nvsConfigVersion,nvsTargets}.cmake
 #   PREFIX/<libdir>/pkgconfig/nvs.pc
 #
@@ -35,8 +36,18 @@ if(WIN32)
   set(NVS_INSTALLED_SHARED "${CMAKE_INSTALL_BINDIR}/${NVS_SHARED_NAME}")
   set(NVS_INSTALLED_IMPLIB "${CMAKE_INSTALL_LIBDIR}/${NVS_IMPLIB_NAME}")
 else()
-  install(PROGRAMS "$<TARGET_FILE:nvs::nvs>" DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT nvs_runtime)
-  set(NVS_INSTALLED_SHARED "${CMAKE_INSTALL_LIBDIR}/${NVS_SHARED_NAME}")
+  # The usual versioned layout: the file under its full version, the SONAME (what programs
+  # record) pointing at it, and the development name (what -lnvs finds) pointing at the SONAME.
+  install(PROGRAMS "$<TARGET_FILE:nvs::nvs>" DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    RENAME "${NVS_REAL_NAME}" COMPONENT nvs_runtime)
+  set(_links "${CMAKE_CURRENT_BINARY_DIR}/nvs-package/links")
+  file(MAKE_DIRECTORY "${_links}")
+  file(CREATE_LINK "${NVS_REAL_NAME}" "${_links}/${NVS_SONAME}" SYMBOLIC)
+  file(CREATE_LINK "${NVS_SONAME}" "${_links}/${NVS_SHARED_NAME}" SYMBOLIC)
+  install(FILES "${_links}/${NVS_SONAME}" DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT nvs_runtime)
+  install(FILES "${_links}/${NVS_SHARED_NAME}" DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT nvs_development)
+  unset(_links)
+  set(NVS_INSTALLED_SHARED "${CMAKE_INSTALL_LIBDIR}/${NVS_REAL_NAME}")
   set(NVS_INSTALLED_IMPLIB "")
 endif()
 install(FILES "$<TARGET_FILE:nvs::nvs_static>" DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT nvs_development)
@@ -56,7 +67,7 @@ set(NVS_INSTALLED_STATIC_LINK_ITEMS "${NVS_STATIC_LINK_ITEMS}")
 if(APPLE OR WIN32)
   set(NVS_INSTALLED_SONAME "")
 else()
-  set(NVS_INSTALLED_SONAME "${NVS_SHARED_NAME}")
+  set(NVS_INSTALLED_SONAME "${NVS_SONAME}")
 endif()
 
 configure_file("${CMAKE_CURRENT_LIST_DIR}/nvsTargets.cmake.in"

@@ -39,6 +39,10 @@ set(configure_args
 if(NVS_CONFIG)
   list(APPEND configure_args "-DCMAKE_BUILD_TYPE=${NVS_CONFIG}")
 endif()
+# Fully static programs need a static libc: glibc hosts have one (Apple has none).
+if(CMAKE_HOST_SYSTEM_NAME STREQUAL "Linux")
+  list(APPEND configure_args -DNVS_CONSUMER_FULLY_STATIC=ON)
+endif()
 if(NVS_PKG_CONFIG)
   list(APPEND configure_args "-DPKG_CONFIG_EXECUTABLE=${NVS_PKG_CONFIG}" -DNVS_CONSUMER_PKG_CONFIG=ON)
   # pkg-config must find our nvs.pc, and only ours.

@@ -69,7 +69,7 @@ NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python
 NVS_KERNEL=portable NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python/test_differential.py
 
 step "c and c++: cmake + ctest"
-cmake -S . -B build -DNVS_CARGO_TARGET_DIR="$root/target" >/dev/null
+cmake -S . -B build -DNVS_CARGO_TARGET_DIR="$root/target" -DNVS_WERROR=ON >/dev/null
 cmake --build build -j2
 ctest --test-dir build --output-on-failure -j2
 

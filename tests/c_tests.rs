@@ -36,12 +36,24 @@ fn target_triple() -> String {
     }
 }
 
-/// System libraries the Rust staticlib needs (`cargo rustc --lib -- --print native-static-libs`).
+/// System libraries the Rust staticlib needs (`cargo rustc --lib -- --print native-static-libs`,
+/// less -lgcc_s and -lc, which the C driver adds itself: as cmake/NvsCargo.cmake tells users).
 fn native_static_libs() -> &'static [&'static str] {
     if cfg!(target_os = "macos") {
-        &["-lSystem", "-lc", "-lm"]
+        &["-lSystem", "-lm"]
     } else {
-        &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
+        &["-lutil", "-lrt", "-lpthread", "-lm", "-ldl"]
+    }
+}
+
+/// The shared library's SONAME / install name, as build.rs sets it (0.x: major.minor).
+fn soname() -> String {
+    let (major, minor) = (env!("CARGO_PKG_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MINOR"));
+    let abi = if major == "0" { format!("{major}.{minor}") } else { major.to_string() };
+    if cfg!(target_os = "macos") {
+        format!("libnvs.{abi}.dylib")
+    } else {
+        format!("libnvs.so.{abi}")
     }
 }
 
@@ -93,8 +105,12 @@ fn build_c_program(name: &str, link: Link, dir: &Path) -> PathBuf {
             cmd.arg(&lib).args(native_static_libs());
         }
         Link::Shared => {
-            let dir = lib.parent().unwrap();
-            cmd.arg(format!("-L{}", dir.display()))
+            // The program records the SONAME; the loader finds it through a link in `dir`.
+            let libdir = lib.parent().unwrap();
+            let link = dir.join(soname());
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&lib, &link).expect("link the SONAME to the library");
+            cmd.arg(format!("-L{}", libdir.display()))
                 .arg("-lnvs")
                 .arg(format!("-Wl,-rpath,{}", dir.display()))
                 .arg("-lpthread")

@@ -187,8 +187,9 @@ TEST(Store, AddFailuresChangeNothing) {
 TEST(Store, AddWithOverflowingRowCountIsRejected) {
     Store store(4);
     const float row[] = {1, 0, 0, 0};
-    // rows * dimensions wraps around size_t; the wrapper must not pass the wrapped length.
-    expect_error(Status::InvalidArgument, [&] { store.add(row, std::numeric_limits<std::size_t>::max() / 2); });
+    // rows * dimensions wraps around size_t; the wrapper must not pass the wrapped length. It
+    // passes SIZE_MAX, which is not a whole number of 4-wide rows (widths are checked first).
+    expect_error(Status::DimensionMismatch, [&] { store.add(row, std::numeric_limits<std::size_t>::max() / 2); });
     EXPECT_EQ(store.size(), 0u);
 }
 

@@ -11,8 +11,17 @@
 //         std::cout << hit.id << ' ' << hit.value << '\n';   // 10 0.993884
 //
 // Requires C++17. Containers go in as std::vector (braced lists work too); compiled as C++20
-// there are also std::span overloads, so std::array, C arrays and spans work as well. Every failing call throws nvs::Error
-// with the library's status and message; the store is unchanged after a failure.
+// there are also std::span overloads, so std::array, C arrays and spans work as well. Every
+// failing call throws nvs::Error with the library's status and message; the store is unchanged
+// after a failure.
+//
+// Without exceptions (-fno-exceptions, detected, or NVS_HPP_EXCEPTIONS defined to 0) nothing
+// is thrown: a failing call returns an empty result (no hits, no rows, id 0, nullopt, a Store
+// without a handle) and nvs::last_error() returns its Error until the next wrapper call that
+// can fail on the same thread (nullptr after one that succeeded):
+//
+//     auto hits = store.search(nvs::Metric::Cosine, query);
+//     if (const nvs::Error* e = nvs::last_error()) { /* e->status(), e->message() */ }
 //
 // The wrapper converts types and errors and nothing else: every rule (dimensions, finiteness,
 // zero norms, ids, top_k, thresholds, prefilters, file formats) is checked by the library.
@@ -49,6 +58,14 @@
 #endif
 #if NVS_HPP_SPAN
 #include <span>
+#endif
+
+#ifndef NVS_HPP_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define NVS_HPP_EXCEPTIONS 1
+#else
+#define NVS_HPP_EXCEPTIONS 0
+#endif
 #endif
 
 namespace nvs {
@@ -118,12 +135,29 @@ private:
 
 namespace detail {
 
-// Throw for a failed status. The message is thread-local in the library and read right away,
-// before any other call on this thread can replace it.
-inline void check(nvs_status status) {
+#if !NVS_HPP_EXCEPTIONS
+inline std::optional<Error>& error_slot() noexcept {
+    thread_local std::optional<Error> slot;
+    return slot;
+}
+#endif
+
+// True for OK. A failed status throws, or without exceptions is kept for last_error() and
+// gives false. The message is thread-local in the library and read right away, before any
+// other call on this thread can replace it.
+inline bool check(nvs_status status) {
+#if NVS_HPP_EXCEPTIONS
     if (status != NVS_STATUS_OK) {
         throw Error(static_cast<Status>(status), nvs_last_error_message());
     }
+#else
+    if (status != NVS_STATUS_OK) {
+        error_slot().emplace(static_cast<Status>(status), nvs_last_error_message());
+        return false;
+    }
+    error_slot().reset();
+#endif
+    return true;
 }
 
 // rows * width without wrapping: an overflowing product becomes SIZE_MAX, which the library
@@ -143,6 +177,15 @@ inline const std::uint64_t* ids_pointer(const std::uint64_t* ids) noexcept {
 }
 
 }  // namespace detail
+
+#if !NVS_HPP_EXCEPTIONS
+/// Without exceptions: the error of the last wrapper call on this thread that could fail, or
+/// nullptr when it succeeded. Valid until the next such call on this thread.
+inline const Error* last_error() noexcept {
+    const std::optional<Error>& slot = detail::error_slot();
+    return slot ? &*slot : nullptr;
+}
+#endif
 
 /// Options for one search. Fields start at the library's defaults.
 struct SearchOptions {
@@ -293,7 +336,9 @@ public:
     /// Row `index` and its id (`Status::NotFound` past the end).
     Row get(std::size_t index) const {
         Row row{0, std::vector<float>(dimensions())};
-        detail::check(nvs_store_get(handle_, index, row.vector.data(), row.vector.size(), &row.id));
+        if (!detail::check(nvs_store_get(handle_, index, row.vector.data(), row.vector.size(), &row.id))) {
+            return {};
+        }
         return row;
     }
 
@@ -301,15 +346,17 @@ public:
     /// return its id. No allocation.
     std::uint64_t get(std::size_t index, float* vector, std::size_t vector_len) const {
         std::uint64_t id = 0;
-        detail::check(nvs_store_get(handle_, index, vector, vector_len, &id));
-        return id;
+        return detail::check(nvs_store_get(handle_, index, vector, vector_len, &id)) ? id : 0;
     }
 
     /// Rows `start .. start + count` (vectors row-major, and ids), read under one lock.
     Rows read_rows(std::size_t start, std::size_t count) const {
         Rows rows{std::vector<float>(detail::saturating_mul(count, dimensions())),
                   std::vector<std::uint64_t>(count)};
-        read_rows(start, count, rows.vectors.data(), rows.vectors.size(), rows.ids.data(), rows.ids.size());
+        if (!detail::check(nvs_store_read_rows(handle_, start, count, rows.vectors.data(), rows.vectors.size(),
+                                               rows.ids.data(), rows.ids.size()))) {
+            return {};
+        }
         return rows;
     }
 
@@ -324,7 +371,9 @@ public:
     std::vector<float> vectors() const {
         const std::size_t count = size();
         std::vector<float> out(detail::saturating_mul(count, dimensions()));
-        read_rows(0, count, out.data(), out.size(), nullptr, 0);
+        if (!detail::check(nvs_store_read_rows(handle_, 0, count, out.data(), out.size(), nullptr, 0))) {
+            return {};
+        }
         return out;
     }
 
@@ -332,7 +381,9 @@ public:
     std::vector<std::uint64_t> ids() const {
         const std::size_t count = size();
         std::vector<std::uint64_t> out(count);
-        read_rows(0, count, nullptr, 0, out.data(), out.size());
+        if (!detail::check(nvs_store_read_rows(handle_, 0, count, nullptr, 0, out.data(), out.size()))) {
+            return {};
+        }
         return out;
     }
 
@@ -358,7 +409,9 @@ public:
                 hits.resize(found);
                 continue;
             }
-            detail::check(status);
+            if (!detail::check(status)) {
+                return {};
+            }
             hits.resize(found);
             return hits;
         }
@@ -371,9 +424,10 @@ public:
                        Hit* hits, std::size_t hits_capacity) const {
         const nvs_search_options c = options.to_c();
         std::size_t found = 0;
-        detail::check(nvs_store_search(handle_, static_cast<nvs_metric>(metric), query, query_len, &c, hits,
-                                       hits_capacity, &found));
-        return found;
+        return detail::check(nvs_store_search(handle_, static_cast<nvs_metric>(metric), query, query_len, &c,
+                                              hits, hits_capacity, &found))
+                   ? found
+                   : 0;
     }
 
     /// Exact search for many queries (a whole number of queries of dimensions() floats,
@@ -395,7 +449,9 @@ public:
             if (status == NVS_STATUS_BUFFER_TOO_SMALL && hit_capacity(options) > per_query) {
                 continue;
             }
-            detail::check(status);
+            if (!detail::check(status)) {
+                return {};
+            }
             std::vector<std::vector<Hit>> out(query_count);
             for (std::size_t i = 0; i < query_count; ++i) {
                 const Hit* first = flat.data() + i * per_query;
@@ -466,13 +522,16 @@ public:
             path.resize(path.size() + 1);
             const nvs_status status = nvs_store_file_path(handle_, path.data(), path.size(), &len);
             if (status == NVS_STATUS_NO_BOUND_PATH) {
+                detail::check(NVS_STATUS_OK);  // not an error: reset last_error()
                 return std::nullopt;
             }
             if (status == NVS_STATUS_BUFFER_TOO_SMALL && len + 1 > path.size()) {
                 path.resize(len);  // +1 on the next turn
                 continue;
             }
-            detail::check(status);
+            if (!detail::check(status)) {
+                return std::nullopt;
+            }
             path.resize(len);
             return path;
         }
