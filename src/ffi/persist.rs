@@ -42,9 +42,14 @@ fn hand_out(store: VectorStore, out: *mut *mut nvs_store) -> Result<(), Error> {
     unsafe { write_out(out, handle, "out") }
 }
 
-/// Open a format-version-1 `.npz` archive (`path` is NUL-terminated; `.npz` is appended when
-/// missing) into a new store with the archive's dimensions and normalize setting, bound to the
-/// absolute path. Same as `nvs_store_open_with_flags(path, 0, out)`.
+/// Open a format-version-1 `.npz` archive into a new store with the archive's dimensions and
+/// normalize setting, bound to the absolute path. `path` (NUL-terminated) is resolved as
+/// numpy-vector-store does: empty is `INVALID_ARGUMENT`; `.` components and trailing `/` are
+/// dropped ("dir/" means "dir.npz"); `.npz` is appended unless the name ends in it; a relative
+/// path is anchored to the working directory. Only a regular file, or a symbolic link to one,
+/// is read: a FIFO, device, socket, directory or dangling link gives `IO` ("it is a FIFO, not
+/// a regular file") without blocking or reading from it. Same as
+/// `nvs_store_open_with_flags(path, 0, out)`.
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_open(path: *const c_char, out: *mut *mut nvs_store) -> nvs_status {
     // SAFETY: forwarded caller contract.
@@ -90,11 +95,14 @@ pub unsafe extern "C" fn nvs_store_open_bytes(
     })
 }
 
-/// Save the store as a compressed archive. With a `path`, save there ("Save As") and bind the
-/// store to it once the write succeeded; with NULL, save to the bound path (`NO_BOUND_PATH`
-/// when there is none). The file is written to a temporary file in the same folder, synced and
-/// renamed over the destination, so a failure leaves any previous file and binding intact.
-/// Same as `nvs_store_save_with_flags(store, path, 0)`.
+/// Save the store as a compressed archive. With a `path` (resolved as in `nvs_store_open`),
+/// save there ("Save As") and bind the store to it once the write succeeded; with NULL, save to
+/// the bound path (`NO_BOUND_PATH` when there is none). The file is written to a temporary file
+/// in the same folder, synced and renamed over the destination, so a failure (`IO`) leaves any
+/// previous file and binding intact. An existing destination must be a regular file or a
+/// symbolic link: a FIFO, device, socket or directory (also behind a link) gives `IO` and is
+/// left alone. A link is replaced by the new file and its target left unchanged, as
+/// numpy-vector-store does. Same as `nvs_store_save_with_flags(store, path, 0)`.
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_save(store: *const nvs_store, path: *const c_char) -> nvs_status {
     // SAFETY: forwarded caller contract.
@@ -123,7 +131,9 @@ pub unsafe extern "C" fn nvs_store_save_with_flags(
 }
 
 /// Replace every row with the bound archive's contents. The archive must have the store's
-/// dimensions and normalize setting. Any failure leaves the store unchanged.
+/// dimensions and normalize setting. A bound path that is no longer a regular file (or a link
+/// to one) gives `IO` without blocking, as in `nvs_store_open`. Any failure leaves the store
+/// unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_reload(store: *mut nvs_store) -> nvs_status {
     // SAFETY: forwarded caller contract.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::file_kind;
 use crate::error::{Error, ErrorKind, Result};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -52,18 +53,28 @@ fn create_temp(dir: &Path, file_name: &str, dest: &Path) -> Result<(File, TempFi
     Err(io_fail(format!("cannot save {}: no free temporary file name in {}", dest.display(), dir.display())))
 }
 
-/// Write `dest` through `write`, which receives a buffered temporary file and returns it.
+/// Write `dest` through `write`, which receives a buffered temporary file.
+///
+/// An existing destination must be a regular file or a symbolic link to one (whose permission
+/// bits the new file takes); the rename then replaces the link itself, as numpy-vector-store
+/// does, and the file it pointed to stays as it was. A FIFO, device, socket or directory is
+/// refused before anything is written, so a save never opens, blocks on or replaces one.
+/// Nothing ever opens the destination itself.
 pub(crate) fn replace_file(
     dest: &Path,
-    write: impl FnOnce(BufWriter<File>) -> io::Result<BufWriter<File>>,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> Result<()> {
     let (Some(dir), Some(file_name)) = (dest.parent(), dest.file_name()) else {
         return Err(io_fail(format!("cannot save {}: not a file path", dest.display())));
     };
     let file_name = file_name.to_string_lossy();
     let permissions = match fs::metadata(dest) {
-        Ok(meta) if meta.is_dir() => {
-            return Err(io_fail(format!("cannot save {}: it is a directory", dest.display())));
+        Ok(meta) if !meta.is_file() => {
+            return Err(io_fail(format!(
+                "cannot save {}: it is {}, not a regular file",
+                dest.display(),
+                file_kind(&meta.file_type())
+            )));
         }
         Ok(meta) => Some(meta.permissions()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -71,7 +82,8 @@ pub(crate) fn replace_file(
     };
     let (file, mut temp) = create_temp(dir, &file_name, dest)?;
     let fail = |e: io::Error| io_fail(format!("cannot save {}: {e}", dest.display()));
-    let writer = write(BufWriter::with_capacity(1 << 20, file)).map_err(fail)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    write(&mut writer).map_err(fail)?;
     let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
     if let Some(p) = permissions {
         file.set_permissions(p).map_err(fail)?;

@@ -13,9 +13,9 @@ mod pickle;
 mod read;
 mod write;
 
-use std::fs::File;
-use std::io::{BufReader, Cursor};
-use std::path::{Path, PathBuf};
+use std::fs::{self, FileType, OpenOptions};
+use std::io::{self, BufReader, Cursor};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{fail, Result};
 
@@ -52,12 +52,20 @@ pub struct WriteOptions {
     pub pickled_metadata: bool,
 }
 
-/// Anchor a relative path to the working directory and add `.npz` when it is missing.
+/// Resolve a path the way numpy-vector-store 0.7.0 does (it uses Python's `pathlib`): empty is
+/// refused; repeated separators, `.` components and trailing separators are dropped (so
+/// `"dir/"` means `dir.npz`, never the hidden file `dir/.npz`); `.npz` is appended unless the
+/// last component already ends in it; a relative path is anchored to the working directory.
+/// `..` components and symbolic links are kept as they are.
 pub fn resolve_path(path: &Path) -> Result<PathBuf> {
     if path.as_os_str().is_empty() {
         fail!(InvalidArgument, "path must not be empty");
     }
-    let mut p = path.to_path_buf();
+    let mut p: PathBuf = path.components().filter(|c| *c != Component::CurDir).collect();
+    if p.as_os_str().is_empty() {
+        // "." or "./": pathlib keeps "." and so names the file "..npz".
+        p.push(".");
+    }
     if p.extension().is_none_or(|e| e != "npz") {
         let mut s = p.into_os_string();
         s.push(".npz");
@@ -69,14 +77,64 @@ pub fn resolve_path(path: &Path) -> Result<PathBuf> {
     }
 }
 
+/// What a file that is not a regular file is, for messages ("it is a FIFO, not a regular file").
+pub(crate) fn file_kind(file_type: &FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
 /// Read and validate an archive held in memory.
 pub fn read_bytes(bytes: &[u8], options: ReadOptions) -> Result<Archive> {
     read::read_archive(Cursor::new(bytes), bytes.len() as u64, "archive".to_string(), options)
 }
 
 /// Read and validate the archive at `path` (used as given; see [`resolve_path`]).
+///
+/// Only a regular file (or a symbolic link to one) is read: a FIFO, device, socket or directory
+/// is refused with `Io` before anything is read from it. The path is checked before it is
+/// opened (so a device is not even opened), and the open file is checked again, to close the
+/// race with a rename in between. The open never blocks: on Unix it uses `O_NONBLOCK` (which
+/// changes nothing for a regular file, and keeps a pseudo-file that claims to be regular from
+/// blocking) and `O_NOCTTY`.
 pub fn read_file(path: &Path, options: ReadOptions) -> Result<Archive> {
-    let file = match File::open(path) {
+    match fs::metadata(path) {
+        Ok(meta) => check_regular(path, &meta)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && path.is_symlink() => {
+            fail!(Io, "cannot open {}: it is a symbolic link to a missing file", path.display())
+        }
+        Err(e) => fail!(Io, "cannot open {}: {e}", path.display()),
+    }
+    let mut open = OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = match open.open(path) {
         Ok(f) => f,
         Err(e) => fail!(Io, "cannot open {}: {e}", path.display()),
     };
@@ -84,11 +142,21 @@ pub fn read_file(path: &Path, options: ReadOptions) -> Result<Archive> {
         Ok(m) => m,
         Err(e) => fail!(Io, "cannot open {}: {e}", path.display()),
     };
-    if meta.is_dir() {
-        fail!(Io, "cannot open {}: it is a directory", path.display());
-    }
+    check_regular(path, &meta)?;
     let reader = BufReader::with_capacity(256 * 1024, file);
     read::read_archive(reader, meta.len(), format!("archive {}", path.display()), options)
+}
+
+fn check_regular(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    if !meta.is_file() {
+        fail!(
+            Io,
+            "cannot open {}: it is {}, not a regular file",
+            path.display(),
+            file_kind(&meta.file_type())
+        );
+    }
+    Ok(())
 }
 
 /// Write an archive to `path`, atomically replacing any existing file (whose permission bits
