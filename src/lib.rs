@@ -14,6 +14,8 @@ mod memory;
 pub mod npz;
 mod search;
 mod store;
+#[cfg(test)]
+mod test_support;
 mod topk;
 
 pub use error::{Error, ErrorKind, Result};

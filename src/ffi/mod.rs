@@ -9,9 +9,10 @@
 // nvs.h; a separate "# Safety" heading would only repeat it there.
 #![allow(clippy::missing_safety_doc)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 
 use crate::error::{Error, ErrorKind};
 
@@ -80,6 +81,53 @@ impl From<ErrorKind> for nvs_status {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// How many C entry points this thread is inside (a panic there is reported, not printed).
+    static IN_BOUNDARY: Cell<usize> = const { Cell::new(0) };
+    /// What the panic hook saw of the last panic inside an entry point on this thread.
+    static PANIC_NOTE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The default panic hook prints to stderr, which a library must never do. The first call
+/// through the C boundary installs a hook that, for panics inside an entry point, only keeps
+/// the message and location for the status message; any other panic (a Rust program using
+/// the rlib) still goes to the hook that was there before.
+fn install_quiet_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_BOUNDARY.with(Cell::get) == 0 {
+                return previous(info);
+            }
+            let what = payload_text(info.payload());
+            let note = match info.location() {
+                Some(at) => format!("{what} (at {}:{})", at.file(), at.line()),
+                None => what,
+            };
+            PANIC_NOTE.with(|n| *n.borrow_mut() = Some(note));
+        }));
+    });
+}
+
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// Run `f` as the body of an entry point: no panic escapes, none is printed, and one that
+/// happens is recorded as this thread's last error.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, ()> {
+    install_quiet_panic_hook();
+    IN_BOUNDARY.with(|d| d.set(d.get() + 1));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_BOUNDARY.with(|d| d.set(d.get() - 1));
+    result.map_err(|panic| {
+        let note = PANIC_NOTE.with(|n| n.borrow_mut().take()).unwrap_or_else(|| payload_text(&*panic));
+        set_last_error(&format!("internal error (please report): {note}"));
+    })
 }
 
 fn set_last_error(message: &str) {
@@ -88,29 +136,22 @@ fn set_last_error(message: &str) {
 }
 
 /// Run an exported function body: errors become a status plus the thread's last message,
-/// panics become `NVS_STATUS_INTERNAL`.
+/// panics become `NVS_STATUS_INTERNAL` with the panic's message.
 pub(crate) fn boundary(f: impl FnOnce() -> Result<(), Error>) -> nvs_status {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match guarded(f) {
         Ok(Ok(())) => nvs_status::Ok,
         Ok(Err(e)) => {
             set_last_error(&e.message);
             e.kind.into()
         }
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            set_last_error(&format!("internal error (please report): {what}"));
-            nvs_status::Internal
-        }
+        Err(()) => nvs_status::Internal,
     }
 }
 
-/// Like [`boundary`] for functions that return a plain value: a panic yields `fallback`.
+/// Like [`boundary`] for functions that return a plain value: a panic yields `fallback` (and
+/// its message is still this thread's last error).
 pub(crate) fn boundary_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+    guarded(f).unwrap_or(fallback)
 }
 
 fn null(name: &str) -> Error {
@@ -239,4 +280,46 @@ pub extern "C" fn nvs_status_name(status: u32) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn nvs_last_error_message() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        // SAFETY: the library's own static or thread-local NUL-terminated string.
+        unsafe { CStr::from_ptr(nvs_last_error_message()) }.to_string_lossy().into_owned()
+    }
+
+    fn panics() {
+        panic!("boom {}", 42);
+    }
+
+    /// A panic inside an entry point is INTERNAL (or the fallback value) with its text and
+    /// location, and prints nothing.
+    fn panics_are_reported_not_printed() {
+        assert_eq!(boundary(|| Ok(panics())), nvs_status::Internal);
+        let message = last_error();
+        assert!(
+            message.starts_with("internal error (please report): boom 42 (at src/ffi/mod.rs:"),
+            "{message}"
+        );
+        assert_eq!(boundary_value(7usize, || -> usize { panic!("value {}", 1) }), 7);
+        assert!(last_error().contains("value 1"), "{}", last_error());
+        // An entry point that works afterwards is not affected, and the message stays.
+        assert_eq!(boundary(|| Ok(())), nvs_status::Ok);
+        assert!(last_error().contains("value 1"));
+    }
+
+    #[test]
+    fn panics_become_internal_with_their_message_and_print_nothing() {
+        crate::test_support::run_child_test("ffi::tests::panics_child");
+    }
+
+    #[test]
+    #[ignore = "run by panics_become_internal_with_their_message_and_print_nothing in a child process"]
+    fn panics_child() {
+        let printed = crate::test_support::captured(panics_are_reported_not_printed);
+        assert!(printed.is_empty(), "the library printed: {}", String::from_utf8_lossy(&printed));
+    }
 }

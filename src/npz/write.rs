@@ -219,8 +219,7 @@ fn write_members<W: Write + Seek>(
 
 #[cfg(all(test, unix))]
 mod tests {
-    use std::io::{Cursor, Read};
-    use std::os::fd::AsRawFd;
+    use std::io::Cursor;
 
     use super::*;
 
@@ -316,43 +315,10 @@ mod tests {
         }
     }
 
-    /// Run `f` with fds 1 and 2 on a pipe; return what reached them.
-    fn captured(f: impl FnOnce()) -> Vec<u8> {
-        let (mut reader, writer) = std::io::pipe().unwrap();
-        let drain = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            reader.read_to_end(&mut bytes).unwrap();
-            bytes
-        });
-        // SAFETY: plain descriptor duplication, in a child process that runs this one test.
-        let saved = unsafe { [libc::dup(1), libc::dup(2)] };
-        // SAFETY: as above.
-        unsafe {
-            libc::dup2(writer.as_raw_fd(), 1);
-            libc::dup2(writer.as_raw_fd(), 2);
-        }
-        drop(writer);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = std::io::stdout().flush();
-        // SAFETY: restore the saved descriptors, which closes the pipe's last write ends.
-        unsafe {
-            libc::dup2(saved[0], 1);
-            libc::dup2(saved[1], 2);
-            libc::close(saved[0]);
-            libc::close(saved[1]);
-        }
-        let bytes = drain.join().unwrap();
-        if let Err(panic) = result {
-            eprintln!("captured output: {}", String::from_utf8_lossy(&bytes));
-            std::panic::resume_unwind(panic);
-        }
-        bytes
-    }
-
     #[test]
     #[ignore = "run by failed_writes_print_nothing in a child process"]
     fn failed_writes_child() {
-        let printed = captured(fail_everywhere);
+        let printed = crate::test_support::captured(fail_everywhere);
         assert!(printed.is_empty(), "the library printed: {}", String::from_utf8_lossy(&printed));
     }
 
@@ -360,18 +326,6 @@ mod tests {
     /// runs in a child process whose fds 1 and 2 are captured, so nothing else writes to them.
     #[test]
     fn failed_writes_print_nothing() {
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["npz::write::tests::failed_writes_child", "--exact", "--ignored", "--nocapture"])
-            .args(["--test-threads=1"])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "child failed: {}\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"), "the child test did not run");
+        crate::test_support::run_child_test("npz::write::tests::failed_writes_child");
     }
 }
