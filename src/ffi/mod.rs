@@ -298,7 +298,13 @@ mod tests {
     /// A panic inside an entry point is INTERNAL (or the fallback value) with its text and
     /// location, and prints nothing.
     fn panics_are_reported_not_printed() {
-        assert_eq!(boundary(|| Ok(panics())), nvs_status::Internal);
+        assert_eq!(
+            boundary(|| {
+                panics();
+                Ok(())
+            }),
+            nvs_status::Internal
+        );
         let message = last_error();
         assert!(
             message.starts_with("internal error (please report): boom 42 (at src/ffi/mod.rs:"),
