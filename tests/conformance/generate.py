@@ -1133,7 +1133,8 @@ def same_cases(committed: str, fresh: str) -> str | None:
             normalize = tx[2] == "1"
         if a[n] != b[n]:
             same_get = tx[:1] == ty[:1] == ["get"] and len(tx) == len(ty) and tx[:4] == ty[:4]
-            if not (same_get and normalize and all(ulps_apart(float(u), float(v)) <= 1 for u, v in zip(tx[4:], ty[4:]))):
+            close = all(ulps_apart(float(u), float(v)) <= 1 for u, v in zip(tx[4:], ty[4:]))
+            if not (same_get and normalize and close):
                 return problem(n)
         n += 1
     return None

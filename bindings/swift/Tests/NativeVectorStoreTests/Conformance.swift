@@ -78,7 +78,8 @@ func runConformanceCases(_ text: String, source: String) -> (cases: Int, failure
                     if row.vector.count != vector.count
                         || !zip(row.vector, vector).allSatisfy({ sameStoredValue($0, $1, normalize: normalize) })
                     {
-                        fail("get \(index): vector \(row.vector), want \(vector) (\(normalize ? "within one ulp" : "exactly"))")
+                        let rule = normalize ? "within one ulp" : "exactly"
+                        fail("get \(index): vector \(row.vector), want \(vector) (\(rule))")
                     }
                 }
             case "search":
@@ -93,7 +94,8 @@ func runConformanceCases(_ text: String, source: String) -> (cases: Int, failure
                 var expected: [ExpectedHit] = []
                 while i < lines.count, lines[i].first == "hit" {
                     var hit = TokenReader(tokens: lines[i], index: 1)
-                    let want = ExpectedHit(index: try hit.int(), id: try hit.uint64(), value: try hit.double(), bound: try hit.double())
+                    let want = ExpectedHit(
+                        index: try hit.int(), id: try hit.uint64(), value: try hit.double(), bound: try hit.double())
                     guard want.bound >= 0 else { throw Malformed("bad bound \(want.bound)") }
                     expected.append(want)
                     try hit.finish()
