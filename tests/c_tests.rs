@@ -167,9 +167,9 @@ fn c_conformance_runner_detects_mismatches() {
     let cases = dir.path().join("wrong.cases");
     std::fs::write(
         &cases,
-        "case right\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 1 - - 2 1.0 0.0\nhit 0 0 1.0\nend\n\
-         case wrong_row\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 1 - - 2 1.0 0.0\nhit 1 1 1.0\nend\n\
-         case wrong_count\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 2 - - 2 1.0 0.0\nhit 0 0 1.0\nend\n\
+        "case right\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 1 - - 2 1.0 0.0\nhit 0 0 1.0 0\nend\n\
+         case wrong_row\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 1 - - 2 1.0 0.0\nhit 1 1 1.0 0\nend\n\
+         case wrong_count\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 2 - - 2 1.0 0.0\nhit 0 0 1.0 0\nend\n\
          case wrong_status\nstore 2 1 OK\nsearch dot OK 1 - - 2 0.0 0.0\nend\n\
          case wrong_value\nstore 2 0 OK\nadd OK 2 3.0 4.0 -\nget 0 OK 0 3.0 4.0001\nend\n",
     )
@@ -181,5 +181,28 @@ fn c_conformance_runner_detects_mismatches() {
     assert!(stdout.contains("1 passed, 4 failed"), "{stdout}{stderr}");
     for name in ["wrong_row", "wrong_count", "wrong_status", "wrong_value"] {
         assert!(stderr.contains(&format!("case {name}:")), "{name} not reported:\n{stderr}");
+    }
+}
+
+/// The comparison rules (tests/conformance/README.md, "Comparing"): the cases named accept_* in
+/// the shared self-test file pass, and exactly those named wrong_* are reported.
+#[test]
+fn c_conformance_runner_applies_the_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c_program("conformance", Link::Static, dir.path());
+    let cases = root().join("tests/conformance/selftest/tolerance.cases");
+    let text = std::fs::read_to_string(&cases).unwrap();
+    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("case ")).collect();
+    let wrong: Vec<&str> = names.iter().copied().filter(|n| n.starts_with("wrong_")).collect();
+    assert!(!wrong.is_empty() && wrong.len() < names.len(), "{names:?}");
+    let out = Command::new(&exe).arg(&cases).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let summary = format!("{} passed, {} failed", names.len() - wrong.len(), wrong.len());
+    assert!(stdout.contains(&summary), "want {summary}:\n{stdout}{stderr}");
+    for name in names {
+        let reported = stderr.contains(&format!("case {name}:"));
+        assert_eq!(reported, name.starts_with("wrong_"), "{name}:\n{stderr}");
     }
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,9 +14,14 @@ import (
 
 // The shared conformance cases (tests/conformance/*.cases, format in the README there) run
 // through the Go API: each line is one call, and statuses, hits and values must match what
-// the C runner sees.
+// the C runner sees. Values are compared as the README says ("Comparing"): hit values within
+// the bound on their line (near ties in either order), a normalize store's rows within one
+// float32 ulp, a raw store's rows exactly.
 
-const conformanceGlob = "../../tests/conformance/*.cases"
+const (
+	conformanceGlob = "../../tests/conformance/*.cases"
+	toleranceCases  = "../../tests/conformance/selftest/tolerance.cases"
+)
 
 func TestConformance(t *testing.T) {
 	files, err := filepath.Glob(conformanceGlob)
@@ -46,7 +52,7 @@ func TestConformanceRunner(t *testing.T) {
 		t.Fatalf("sample.cases: %d cases, failures %q", cases, failures)
 	}
 	cases, failures = runCasesFile(t, "testdata/wrong.cases")
-	wantLines := []string{":4:", ":5:", ":6:", ":8:", ":10:", ":16:", ":17:", ":21:"}
+	wantLines := []string{":4:", ":5:", ":6:", ":8:", ":10:", ":15:", ":18:"}
 	if cases != 2 || len(failures) != len(wantLines) {
 		t.Fatalf("wrong.cases: %d cases, want 2; failures (want %d):\n%s", cases, len(wantLines), strings.Join(failures, "\n"))
 	}
@@ -55,6 +61,121 @@ func TestConformanceRunner(t *testing.T) {
 			t.Errorf("failure %d %q, want one at line %s", i, failures[i], w)
 		}
 	}
+}
+
+// The comparison rules (README "Comparing"), from the self-test file every runner shares: the
+// cases named accept_* pass and each case named wrong_* is reported.
+func TestConformanceRunnerBounds(t *testing.T) {
+	data, err := os.ReadFile(toleranceCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if name, ok := strings.CutPrefix(line, "case "); ok {
+			names = append(names, name)
+		}
+	}
+	cases, failures := runCasesFile(t, toleranceCases)
+	if cases != len(names) || cases == 0 {
+		t.Fatalf("%d cases run, %d in the file", cases, len(names))
+	}
+	wrong := 0
+	for _, name := range names {
+		reported := 0
+		for _, f := range failures {
+			if strings.Contains(f, " case "+name+": ") {
+				reported++
+			}
+		}
+		if strings.HasPrefix(name, "wrong_") {
+			wrong++
+			if reported == 0 {
+				t.Errorf("%s was not reported", name)
+			}
+		} else if reported != 0 {
+			t.Errorf("%s was reported: %q", name, failures)
+		}
+	}
+	if wrong == 0 || wrong == len(names) {
+		t.Errorf("%d of %d cases are wrong_*: the file should hold both kinds", wrong, len(names))
+	}
+}
+
+// expectedHit is a `hit` line: the reference's row, id and value, and the value's bound.
+type expectedHit struct {
+	line  *caseLine
+	index int
+	id    uint64
+	value float64
+	bound float64
+}
+
+// hitsProblem says why hits differ from want ("" when they agree): the same rows with their
+// ids, each value within its bound, in the listed order except near ties (a positive sum of
+// bounds and listed values at most that far apart), which may come either way. The line is
+// where to report it (nil: the search line).
+func hitsProblem(hits []Hit, want []expectedHit) (*caseLine, string) {
+	if len(hits) != len(want) {
+		return nil, fmt.Sprintf("search returned %d hits, expected %d: %v", len(hits), len(want), hits)
+	}
+	pos := make([]int, len(hits)) // the expected position of each hit
+	used := make([]bool, len(want))
+	for k, h := range hits {
+		j := 0
+		for j < len(want) && (used[j] || want[j].index != h.Index) {
+			j++
+		}
+		if j == len(want) {
+			return nil, fmt.Sprintf("hit %d is row %d, which is not expected (or comes twice)", k, h.Index)
+		}
+		used[j], pos[k] = true, j
+		w := want[j]
+		if h.ID != w.id {
+			return w.line, fmt.Sprintf("row %d has id %d, expected %d", h.Index, h.ID, w.id)
+		}
+		if !(math.Abs(h.Value-w.value) <= w.bound) {
+			return w.line, fmt.Sprintf("row %d has value %v, expected %v within %v", h.Index, h.Value, w.value, w.bound)
+		}
+	}
+	for a := range pos {
+		for b := a + 1; b < len(pos); b++ {
+			if pos[b] > pos[a] {
+				continue
+			}
+			first, later := want[pos[b]], want[pos[a]]
+			slack := first.bound + later.bound
+			if !(slack > 0 && math.Abs(first.value-later.value) <= slack) {
+				return nil, fmt.Sprintf("row %d came before row %d, and they are not a near tie", later.index, first.index)
+			}
+		}
+	}
+	return nil, ""
+}
+
+// sameStoredValue: exact in a raw store, within one ulp in a normalize store (the unit row
+// float32(x / |x|) may round its last bit either way).
+func sameStoredValue(got, want float32, normalize bool) bool {
+	if got != got || want != want {
+		return false
+	}
+	d := ordered(got) - ordered(want)
+	if d < 0 {
+		d = -d
+	}
+	if normalize {
+		return d <= 1
+	}
+	return d == 0
+}
+
+// ordered is a float's position among all floats (-0 and +0 share one).
+func ordered(f float32) int64 {
+	u := math.Float32bits(f)
+	if u&0x80000000 != 0 {
+		return -int64(u & 0x7fffffff)
+	}
+	return int64(u)
 }
 
 // statusOf names the status an error carries, as nvs_status_name does.
@@ -200,21 +321,25 @@ func runCase(name string, lines []*caseLine) (failures []string, err error) {
 	fail := func(l *caseLine, format string, args ...any) {
 		failures = append(failures, fmt.Sprintf("%s case %s: %s", l.where(), name, fmt.Sprintf(format, args...)))
 	}
-	// hits of the last OK search, consumed by the `hit` lines that follow it
-	var pending []Hit
+	// the last OK search, its hits, and the `hit` lines that follow it
+	var got []Hit
+	var want []expectedHit
 	var lastSearch *caseLine
-	flushHits := func(next *caseLine) {
-		if lastSearch != nil && len(pending) > 0 {
-			fail(lastSearch, "search returned %d more hits than expected: %v", len(pending), pending)
+	flushHits := func() {
+		if lastSearch != nil {
+			if l, why := hitsProblem(got, want); why != "" {
+				if l == nil {
+					l = lastSearch
+				}
+				fail(l, "%s", why)
+			}
 		}
-		if next == nil || next.toks[0] != "hit" {
-			lastSearch, pending = nil, nil
-		}
+		lastSearch, got, want = nil, nil, nil
 	}
 	for _, l := range lines {
 		verb, _ := l.next()
 		if verb != "hit" {
-			flushHits(l)
+			flushHits()
 		}
 		switch verb {
 		case "store":
@@ -330,8 +455,8 @@ func runCase(name string, lines []*caseLine) (failures []string, err error) {
 				continue
 			}
 			for k := range v {
-				if !near(float64(v[k]), float64(wantV[k])) {
-					fail(l, "get: value %d is %v, want %v", k, v[k], wantV[k])
+				if !sameStoredValue(v[k], wantV[k], s.Normalize()) {
+					fail(l, "get: value %d is %v, want %v (normalize %v: one ulp, else exactly)", k, v[k], wantV[k], s.Normalize())
 					break
 				}
 			}
@@ -401,7 +526,7 @@ func runCase(name string, lines []*caseLine) (failures []string, err error) {
 				fail(l, "search: status %s (%v), want %s", statusOf(err), err, want)
 				continue
 			}
-			lastSearch, pending = l, hits
+			lastSearch, got = l, hits
 		case "hit":
 			index, err := l.int()
 			if err != nil {
@@ -415,26 +540,25 @@ func runCase(name string, lines []*caseLine) (failures []string, err error) {
 			if err != nil {
 				return nil, err
 			}
+			bound, err := l.float()
+			if err != nil {
+				return nil, err
+			}
 			if err := l.done(); err != nil {
 				return nil, err
+			}
+			if !(bound >= 0) {
+				return nil, fmt.Errorf("%s bad bound %v", l.where(), bound)
 			}
 			if lastSearch == nil {
 				fail(l, "hit %d %d %v without a successful search before it", index, id, value)
 				continue
 			}
-			if len(pending) == 0 {
-				fail(l, "search returned fewer hits than expected: no hit for %d %d %v", index, id, value)
-				continue
-			}
-			got := pending[0]
-			pending = pending[1:]
-			if got.Index != index || got.ID != id || !near(got.Value, value) {
-				fail(l, "hit %+v, want index %d id %d value %v", got, index, id, value)
-			}
+			want = append(want, expectedHit{l, index, id, value, bound})
 		default:
 			return nil, fmt.Errorf("%s unknown line %q", l.where(), l.toks)
 		}
 	}
-	flushHits(nil)
+	flushHits()
 	return failures, nil
 }

@@ -5,8 +5,11 @@
  * Usage: conformance DIR_OR_FILE...
  * Prints one line per failing case and "N passed, M failed"; exits non-zero on any failure.
  *
- * Every OK search is also repeated as a one-query nvs_store_search_batch and with two worker
- * threads: all three must give the same hits.
+ * Values are compared as tests/conformance/README.md ("Comparing") says: hit values within the
+ * bound on their line (near ties in either order), a normalize store's rows within one float32
+ * ulp, a raw store's rows exactly. Every OK search is also repeated as a one-query
+ * nvs_store_search_batch and with two worker threads: nvs computes all three, so they must give
+ * bit-identical hits.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -22,6 +25,14 @@
 
 #include "nvs.h"
 
+/* A `hit` line: the row, id and value the reference returned, and the value's bound. */
+typedef struct {
+    size_t index;
+    uint64_t id;
+    double value;
+    double bound;
+} expected_hit;
+
 typedef struct {
     const char *file;
     long line;
@@ -29,10 +40,12 @@ typedef struct {
     nvs_store *store;
     int failed;
     int open;
-    /* The last OK search, for the `hit` lines that follow it. */
+    /* The last OK search and the `hit` lines that follow it, compared when they end. */
     nvs_hit *hits;
     size_t hits_len;
-    size_t hits_checked;
+    expected_hit *want;
+    size_t want_len, want_cap;
+    long search_line;
     int in_search;
 } runner;
 
@@ -120,8 +133,20 @@ static float *parse_floats(runner *r, tokens *t, size_t count) {
     return v;
 }
 
-static int close_enough(double got, double want) {
-    return fabs(got - want) <= 1e-5 * fmax(1.0, fabs(want));
+/* A float's position among all floats (-0 and +0 share one), so that two floats are
+ * |ordered(a) - ordered(b)| ulps apart. */
+static int64_t ordered(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (u & 0x80000000u) ? -(int64_t)(u & 0x7fffffffu) : (int64_t)u;
+}
+
+/* A stored value: exact in a raw store; within one ulp in a normalize store, where the unit
+ * row float32(x / |x|) may round its last bit either way. */
+static int same_stored_value(float got, float want, int normalize) {
+    if (isnan(got) || isnan(want)) return 0;
+    int64_t d = ordered(got) - ordered(want);
+    return (d < 0 ? -d : d) <= (normalize ? 1 : 0);
 }
 
 /* Compare a returned status with the expected name; on an error also require a message. */
@@ -146,10 +171,56 @@ static int need_store(runner *r) {
 
 /* ---- line handlers ------------------------------------------------------------------ */
 
+/* The search must return exactly the expected rows, with their ids, each value within its
+ * bound; two hits may come in the other order only when they are a near tie: a positive sum of
+ * bounds, and listed values at most that far apart. */
+static void check_hits(runner *r) {
+    size_t n = r->want_len;
+    if (r->hits_len != n) {
+        fail(r, "search returned %zu hits, expected %zu", r->hits_len, n);
+        return;
+    }
+    size_t *pos = malloc((n ? n : 1) * sizeof *pos); /* expected position of each hit */
+    unsigned char *used = calloc(n ? n : 1, 1);
+    for (size_t k = 0; k < n && !r->failed; k++) {
+        const nvs_hit *h = &r->hits[k];
+        size_t j = 0;
+        while (j < n && (used[j] || r->want[j].index != h->index)) j++;
+        if (j == n) {
+            fail(r, "hit %zu is row %zu, which is not expected (or comes twice)", k, h->index);
+            break;
+        }
+        used[j] = 1;
+        pos[k] = j;
+        const expected_hit *w = &r->want[j];
+        if (h->id != w->id)
+            fail(r, "row %zu has id %llu, expected %llu", h->index, (unsigned long long)h->id,
+                 (unsigned long long)w->id);
+        else if (!(fabs(h->value - w->value) <= w->bound))
+            fail(r, "row %zu has value %.17g, expected %.17g within %g", h->index, h->value, w->value, w->bound);
+    }
+    for (size_t a = 0; a < n && !r->failed; a++) {
+        for (size_t b = a + 1; b < n && !r->failed; b++) {
+            if (pos[b] > pos[a]) continue;
+            const expected_hit *first = &r->want[pos[b]], *later = &r->want[pos[a]];
+            double slack = first->bound + later->bound;
+            if (!(slack > 0 && fabs(first->value - later->value) <= slack))
+                fail(r, "row %zu came before row %zu, and they are not a near tie", later->index, first->index);
+        }
+    }
+    free(pos);
+    free(used);
+}
+
 static void finish_search(runner *r) {
-    if (r->in_search && !r->failed && r->hits_checked != r->hits_len)
-        fail(r, "search returned %zu hits, expected %zu", r->hits_len, r->hits_checked);
+    if (r->in_search && !r->failed) {
+        long line = r->line;
+        r->line = r->search_line; /* report at the search */
+        check_hits(r);
+        r->line = line;
+    }
     r->in_search = 0;
+    r->want_len = 0;
 }
 
 static void do_store(runner *r, tokens *t) {
@@ -213,10 +284,12 @@ static void do_get(runner *r, tokens *t) {
         uint64_t want_id;
         if (parse_u64(r, t, &want_id) && id != want_id)
             fail(r, "get(%zu) id %llu, expected %llu", index, (unsigned long long)id, (unsigned long long)want_id);
+        int normalize = nvs_store_normalize(r->store);
         for (size_t i = 0; i < dims && !r->failed; i++) {
             double w;
-            if (parse_double(r, t, &w) && !close_enough(v[i], w))
-                fail(r, "get(%zu)[%zu] = %.9g, expected %.9g", index, i, v[i], w);
+            if (parse_double(r, t, &w) && !same_stored_value(v[i], (float)w, normalize))
+                fail(r, "get(%zu)[%zu] = %.9g, expected %.9g%s", index, i, v[i], w,
+                     normalize ? " within one ulp" : " exactly");
         }
     }
     free(v);
@@ -277,7 +350,8 @@ static void do_search(runner *r, tokens *t) {
     if (!check_status(r, "nvs_store_search", st, want)) goto out;
     if (st != NVS_STATUS_OK) goto out;
     r->in_search = 1;
-    r->hits_checked = 0;
+    r->search_line = r->line;
+    r->want_len = 0;
 
     /* The same search as a batch of one query, and spread over two threads. */
     again = calloc(cap, sizeof *again);
@@ -299,23 +373,33 @@ out:
 }
 
 static void do_hit(runner *r, tokens *t) {
-    size_t index;
-    uint64_t id;
-    double value;
+    expected_hit h;
     if (!r->in_search) {
         fail(r, "`hit` without a preceding OK search");
         return;
     }
-    if (!parse_size(r, t, &index) || !parse_u64(r, t, &id) || !parse_double(r, t, &value)) return;
-    size_t i = r->hits_checked++;
-    if (i >= r->hits_len) {
-        fail(r, "search returned %zu hits, expected more (next: row %zu)", r->hits_len, index);
+    if (!parse_size(r, t, &h.index) || !parse_u64(r, t, &h.id) || !parse_double(r, t, &h.value) ||
+        !parse_double(r, t, &h.bound))
+        return;
+    if (t->pos != t->n) {
+        fail(r, "extra tokens on the line");
         return;
     }
-    const nvs_hit *h = &r->hits[i];
-    if (h->index != index || h->id != id || !close_enough(h->value, value))
-        fail(r, "hit %zu is (row %zu, id %llu, %.17g), expected (row %zu, id %llu, %.17g)", i, h->index,
-             (unsigned long long)h->id, h->value, index, (unsigned long long)id, value);
+    if (!(h.bound >= 0)) {
+        fail(r, "bad bound %g", h.bound);
+        return;
+    }
+    if (r->want_len == r->want_cap) {
+        size_t cap = r->want_cap ? r->want_cap * 2 : 16;
+        expected_hit *grown = realloc(r->want, cap * sizeof *grown);
+        if (!grown) {
+            fail(r, "out of memory");
+            return;
+        }
+        r->want = grown;
+        r->want_cap = cap;
+    }
+    r->want[r->want_len++] = h;
 }
 
 static void end_case(runner *r) {
@@ -395,6 +479,7 @@ static int run_file(const char *path) {
         end_case(&r);
     }
     free(r.hits);
+    free(r.want);
     free(t.tok);
     free(line);
     fclose(f);

@@ -10,10 +10,15 @@ Run from the repository root, in a Python environment with tests/python/requirem
     python tests/conformance/generate.py           # rewrite the .cases files
     python tests/conformance/generate.py --check   # fail if the committed files are stale
 
-The output is deterministic: random scenarios use Python's `random.Random` with fixed seeds
-(its streams are stable across Python versions). Hit values come from numpy's float32 kernels,
-which may round the last bit differently on another CPU, so `--check` compares hit values with
-a 1e-6 relative tolerance and everything else exactly.
+The output is deterministic up to the reference's rounding: random scenarios use Python's
+`random.Random` with fixed seeds (its streams are stable across Python versions), and every
+decision the generator takes (which searches to keep, where to put a threshold) uses values it
+computes itself in float64 with a fixed summation order (`score`), never the reference's float32
+results. Those results (hit values, the unit rows a normalize store keeps) come from numpy and
+OpenBLAS kernels that round differently on different CPUs (OpenBLAS picks SkylakeX kernels on
+AVX-512 hosts, Haswell/Zen kernels on AVX2 hosts). Each hit line therefore carries its error
+bound, and `--check` compares such values within that bound and normalized rows within one
+float32 ulp, everything else exactly (see `same_cases`).
 """
 
 from __future__ import annotations
@@ -49,10 +54,6 @@ STATUS_BY_MESSAGE = [
     ("Cannot cosine search zero-norm stored", "ZERO_NORM"),
 ]
 
-# Values closer than this (relative to max(1, |v|)) could be ordered differently by a correct
-# implementation that rounds differently; generated searches avoid them (see `check_stable`).
-NEAR = 2e-5
-
 
 def status_of(exc: Exception) -> str:
     message = str(exc)
@@ -86,6 +87,224 @@ def num(x: float) -> str:
     return repr(x)
 
 
+# ----------------------------------------------------------------------------------------------
+# Error bounds
+# ----------------------------------------------------------------------------------------------
+#
+# A hit value is written with a bound B: any two correct implementations (the reference on two
+# CPUs, the reference and nvs) return values at most B apart, and B = 0 when every correct
+# implementation computes the value without any rounding. The derivation (see also README.md):
+#
+# Dot products of d terms. Summed in any order, with or without FMA, a float computation of
+# sum(x_i y_i) is within gamma_d * S of the exact value, where S = sum|x_i y_i|,
+# gamma_d = d*u/(1 - d*u) and u is the unit roundoff (2^-24 for float32, 2^-53 for float64)
+# [Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., section 3.1]. Two
+# implementations: 2 * gamma_d * S <= (2d + 1) * u * S while 4 d^2 u <= 1 (d <= 2048 in float32;
+# the +8 below keeps the bounds valid up to d = 5792; the cases here have d <= 33).
+#
+# Normalize stores compute in float32 (numpy: np.dot, i.e. OpenBLAS sgemv). Their inputs are
+# themselves rounded: a unit row or query is float32(x / |x|) with |x| in float64, and nvs may
+# round that last bit differently (it multiplies by 1/|x|), so each component may differ by one
+# float32 ulp (<= 2u relative, or 2^-149 for a subnormal). That adds 4u*S and d*2^-149 per side;
+# underflowing products and sums add at most 2^-150 each. Hence, with margin,
+#     cosine, dot:   B = (2d + 8) u S + 4d 2^-149
+#     euclidean:     B = (d + 8) u v + 3u (|r| + |q|) + sqrt(d) 2^-73
+# For a distance v = sqrt(sum (r_i - q_i)^2): the rounded differences, squares and sum give a
+# relative error of at most gamma_(d+2) in the sum, half of it in the square root, plus u for
+# the root (per side (d/2 + 2) u v), and one-ulp changes of r and q move v by at most
+# 2u(|r| + |q|); underflow in the squares moves v by at most sqrt(d 2^-149).
+#
+# Raw stores give the reference's float64 values (numpy einsum/norm in float64 over float32
+# inputs: products are exact, only the sums round), so with u = 2^-53 and identical inputs
+#     dot:           B = (2d + 8) u S
+#     euclidean:     B = (d + 8) u v
+# Raw cosine is float32(float64 dot / float64 row norm) with the query normalized in float32:
+# the query may differ by an ulp per component (4u_32 S_c, S_c = S / |r|), the float64 parts
+# by (2d + 12) u_64 S_c, and the final rounding to float32 by one ulp (2u_32 |v|):
+#     cosine:        B = 2 u_32 (|v| + 2 S_c) + (2d + 12) u_64 S_c + (d + 2) 2^-149
+#
+# B = 0 when every operation is exact whatever the order: the inputs round the same way in any
+# implementation (the float64 quotient is at least 2^-40 of its magnitude away from a float32
+# rounding boundary), the products and differences are representable, and all terms are
+# multiples of 2^e with sum|terms| < 2^(e + p) (so every partial sum fits p significant bits).
+# A square root or division of exact operands is correctly rounded everywhere.
+#
+# The bounds are rounded up to two significant digits when written. The generator checks every
+# reference value against them (`Case.check_stable`), on whatever CPU it runs.
+
+U32 = 2.0**-24  # unit roundoff of float32
+U64 = 2.0**-53  # unit roundoff of float64
+TINY32 = 2.0**-149  # smallest positive float32 (subnormal)
+
+
+def _low_bit_exponent(a: np.ndarray) -> np.ndarray:
+    """For float64 values: e such that the lowest set bit of each value is 2^e (a huge number for
+    zeros), and the number of significant bits."""
+    m, e = np.frexp(np.abs(a))  # |a| = m * 2^e, 0.5 <= m < 1
+    mant = (m * 2.0**53).astype(np.int64)  # the exact integer significand
+    low = mant & -mant
+    _, lz = np.frexp(low.astype(np.float64))  # low = 2^(lz - 1)
+    low_exp = np.where(a != 0, e - 53 + lz - 1, 1 << 20)
+    bits = np.where(a != 0, e - low_exp, 0)
+    return low_exp, bits
+
+
+def _sum_is_exact(terms: np.ndarray, bits: int) -> np.ndarray:
+    """Per row of float64 `terms`, each representable with `bits` significant bits: True when
+    every partial sum in any order is too (all terms are multiples of 2^e, e the lowest set bit
+    among them, and sum|terms| < 2^(e + bits))."""
+    a = np.abs(terms)
+    low_exp, _ = _low_bit_exponent(a)
+    e = low_exp.min(axis=1)
+    total = np.cumsum(a, axis=1)[:, -1]  # exact whenever the criterion can hold
+    limit = np.ldexp(1.0, np.minimum(e + bits, 1023))
+    return (total == 0) | (total < limit)
+
+
+def _difference_is_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether the float64 a - b is exact: the error term of TwoSum(a, -b) is 0."""
+    c = -b
+    s = a + c
+    a2 = s - c
+    c2 = s - a2
+    return (a - a2) + (c - c2) == 0
+
+
+def _rounds_robustly(z: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Whether float32 `f` (as float64) is the rounding of float64 `z` and `z` lies at least
+    2^-40 |z| from a rounding boundary: an implementation that gets `z` to within a few float64
+    ulps (2^-50 relative) rounds it to `f` too."""
+    f32v = f.astype(np.float32)
+    up = np.nextafter(f32v, np.float32(np.inf)).astype(np.float64) - f
+    down = f - np.nextafter(f32v, np.float32(-np.inf)).astype(np.float64)
+    # f is the rounding of z when z lies between the midpoints to its neighbours.
+    margin = np.ldexp(np.abs(z), -40)
+    return (z - f < up / 2 - margin) & (f - z < down / 2 - margin)
+
+
+def unit_query(query: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The query as a normalizing search uses it: float32(q / |q|) with |q| in float64 (as the
+    reference and nvs compute it), and whether every implementation rounds it the same way."""
+    q = query.astype(np.float64)
+    norm = math.sqrt(float(np.cumsum(q * q)[-1]))
+    z = q / norm
+    unit = z.astype(np.float32)
+    return unit, bool(np.all(_rounds_robustly(z, unit.astype(np.float64))))
+
+
+def score(metric: str, normalize: bool, originals: np.ndarray, stored: np.ndarray, query: np.ndarray,
+          rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the candidate `rows` for a search that the reference accepted, and their bounds.
+
+    `originals` are the rows as added (float32), `stored` as the reference keeps them (unit rows
+    in a normalize store), `query` as given (float32). The values are computed in float64 from
+    exact products with left-to-right sums (numpy's cumsum), so they are the same on every CPU
+    and within a small fraction of the bound of the exact value. Returns (values, bounds); a
+    bound is the largest difference between two correct implementations (see above), 0 when
+    the value is computed exactly everywhere."""
+    rows = np.asarray(rows, dtype=np.intp)
+    d = stored.shape[1]
+    if len(rows) == 0:
+        return np.empty(0), np.empty(0)
+    r = stored[rows].astype(np.float64)
+    if metric == "cosine" or normalize:
+        unit, q_ok = unit_query(query)
+        q = unit.astype(np.float64)
+    else:
+        q, q_ok = query.astype(np.float64), True
+    if normalize:
+        x = originals[rows].astype(np.float64)
+        z = x / np.sqrt(np.cumsum(x * x, axis=1)[:, -1])[:, None]
+        r_ok = np.all(_rounds_robustly(z, r), axis=1)
+    else:
+        r_ok = np.ones(len(rows), dtype=bool)
+
+    if metric == "euclidean":
+        diff = r - q
+        sq = diff * diff
+        value = np.sqrt(np.cumsum(sq, axis=1)[:, -1])
+        diff_ok = _difference_is_exact(r, q)
+        if normalize:
+            exact = (np.all(diff_ok & (diff.astype(np.float32) == diff) & (sq.astype(np.float32) == sq), axis=1)
+                     & _sum_is_exact(sq, 24))
+            value = np.where(exact, value.astype(np.float32).astype(np.float64), value)
+            norms = np.sqrt(np.cumsum(r * r, axis=1)[:, -1]) + math.sqrt(float(np.cumsum(q * q)[-1]))
+            bound = (d + 8) * U32 * value + 3 * U32 * norms + math.sqrt(d) * 2.0**-73
+        else:
+            _, bits = _low_bit_exponent(diff)
+            exact = np.all(diff_ok & (bits <= 26), axis=1) & _sum_is_exact(sq, 53)
+            bound = (d + 8) * U64 * value
+    else:
+        prod = r * q  # exact: float32 x float32 fits float64
+        value = np.cumsum(prod, axis=1)[:, -1]
+        terms = np.cumsum(np.abs(prod), axis=1)[:, -1]
+        if normalize:
+            exact = np.all(prod.astype(np.float32) == prod, axis=1) & _sum_is_exact(prod, 24)
+            bound = (2 * d + 8) * U32 * terms + 4 * d * TINY32
+        elif metric == "dot":
+            exact = _sum_is_exact(prod, 53)
+            bound = (2 * d + 8) * U64 * terms
+        else:  # raw cosine
+            sq = r * r
+            norm = np.sqrt(np.cumsum(sq, axis=1)[:, -1])
+            z = value / norm
+            value = z.astype(np.float32).astype(np.float64)
+            exact = _sum_is_exact(prod, 53) & _sum_is_exact(sq, 53) & _rounds_robustly(z, value)
+            sc = terms / norm
+            bound = 2 * U32 * (np.abs(value) + 2 * sc) + (2 * d + 12) * U64 * sc + (d + 2) * TINY32
+    exact = exact & r_ok & q_ok
+    return value, np.where(exact, 0.0, bound)
+
+
+def bound_text(b: float) -> str:
+    """A bound rounded up to two significant digits, like 6.1e-07 ("0" for exact values)."""
+    if b == 0:
+        return "0"
+    e = math.floor(math.log10(b))
+    digits = math.ceil(b / 10.0 ** (e - 1))  # 10..100
+    while True:
+        if digits >= 100:
+            digits, e = 10, e + 1
+        text = f"{digits // 10}.{digits % 10}e{e:+03d}"
+        if float(text) >= b:
+            return text
+        digits += 1
+
+
+def passes(metric: str, value: float, threshold: float) -> bool:
+    """The reference's threshold test (cosine compares float32 values with a float32 threshold)."""
+    if metric == "cosine":
+        return np.float32(value) >= np.float32(threshold)
+    return value <= threshold if metric == "euclidean" else value >= threshold
+
+
+def hits_problem(want: list, got: list) -> str | None:
+    """The rule every runner applies (README.md "Comparing"): `want` and `got` are lists of
+    (row, id, value, bound) and (row, id, value). None when `got` is acceptable."""
+    if len(got) != len(want):
+        return f"{len(got)} hits, expected {len(want)}"
+    where = {w[0]: k for k, w in enumerate(want)}
+    pos = []
+    for row, id_, value in got:
+        k = where.pop(row, None)
+        if k is None:
+            return f"row {row} is not an expected hit (or comes twice)"
+        _, want_id, want_value, bound = want[k]
+        if id_ != want_id:
+            return f"row {row} has id {id_}, expected {want_id}"
+        if not abs(value - want_value) <= bound:
+            return f"row {row} has value {value!r}, expected {want_value!r} within {bound!r}"
+        pos.append(k)
+    for a in range(len(pos)):
+        for b in range(a + 1, len(pos)):
+            i, j = pos[b], pos[a]  # i is listed first but came later
+            if i < j:
+                vi, bi, vj, bj = want[i][2], want[i][3], want[j][2], want[j][3]
+                if not (bi + bj > 0 and abs(vi - vj) <= bi + bj):
+                    return f"row {want[j][0]} came before row {want[i][0]}, and they are not a near tie"
+    return None
+
+
 class Unstable(Exception):
     """A search whose expected result a correct implementation might round differently."""
 
@@ -106,9 +325,11 @@ class Case:
         out.names.add(name)
         self.out = out
         self.dims = dims
+        self.normalize = normalize
         self.lines = [f"case {name}"]
         status, self.store = call(lambda: VectorStore(dims, normalize=normalize))
         self.lines.append(f"store {dims} {int(normalize)} {status}")
+        self.originals = np.empty((0, max(dims, 0)), dtype=np.float32)  # rows as added
 
     def _emit(self, line: str) -> None:
         self.lines.append(line)
@@ -131,7 +352,9 @@ class Case:
         status, _ = call(lambda: self.store.add(batch, metadata))
         ids_text = "-" if ids is None else " ".join([str(len(ids))] + [str(int(i)) for i in ids])
         self._emit(" ".join(["add", status, str(n_values)] + [num(v) for v in values] + [ids_text]))
-        if status != "OK":
+        if status == "OK":
+            self.originals = np.concatenate([self.originals, batch])
+        else:
             self.len()
         return status
 
@@ -159,61 +382,123 @@ class Case:
             kwargs["within_rows"] = list(within)
         return call(lambda: getattr(self.store, method)(query, **kwargs))
 
-    def search(self, metric, query, top_k=10, threshold=None, within=None, exact_ties=True,
-               allow_near_threshold=False) -> list:
-        """Search and write the expected hits. Raises `Unstable` when the result depends on
-        rounding (near-equal values, or a value within rounding of the threshold), unless the
-        data is exact by construction (`exact_ties`) or the case is about the threshold."""
+    def candidates(self, within) -> np.ndarray:
+        return np.arange(len(self.store)) if within is None else np.asarray(within, dtype=np.intp)
+
+    def scored(self, metric, q, within) -> list:
+        """(value, bound, row) of every candidate, best first (ties by row index), from `score`."""
+        rows = self.candidates(within)
+        values, bounds = score(metric, self.normalize, self.originals, self.store.vectors, f32(q), rows)
+        sign = 1.0 if metric == "euclidean" else -1.0
+        return sorted(zip(values.tolist(), bounds.tolist(), rows.tolist()), key=lambda t: (sign * t[0], t[2]))
+
+    def values(self, metric, q, within=None) -> list:
+        """The candidates' values best first, the same on every CPU (for placing thresholds)."""
+        status, _ = self._run_search(metric, f32(q), 1, None, within)
+        if status != "OK" or len(self.candidates(within)) == 0:
+            return []
+        return [v for v, _, _ in self.scored(metric, q, within)]
+
+    def search(self, metric, query, top_k=10, threshold=None, within=None) -> list:
+        """Search and write the expected hits, each with its bound. Raises `Unstable` when the
+        result could differ between correct implementations (see `check_stable`)."""
         q = f32(query)
         status, hits = self._run_search(metric, q, top_k, threshold, within)
+        bounds = {}
         if status == "OK":
-            self.check_stable(metric, q, threshold, within, exact_ties, allow_near_threshold)
+            bounds = self.check_stable(metric, q, top_k, threshold, within, hits)
         thr = "-" if threshold is None else num(threshold)
         within_text = "-" if within is None else " ".join([str(len(within))] + [str(r) for r in within])
         line = ["search", metric, status, str(top_k), thr, within_text, str(len(q))]
         self._emit(" ".join(line + [num(v) for v in q]))
         for hit in hits or []:
-            self._emit(f"hit {hit.index} {int(hit.metadata)} {num(hit.value)}")
+            self._emit(f"hit {hit.index} {int(hit.metadata)} {num(hit.value)} {bound_text(bounds[hit.index])}")
         return hits or []
 
-    def check_stable(self, metric, q, threshold, within, exact_ties, allow_near_threshold):
-        count = len(self.store) if within is None else len(within)
-        if count == 0:
-            return
-        status, every = self._run_search(metric, q, max(count, 1), None, within)
-        assert status == "OK"
-        scored = sorted((h.value, self.rounding_scale(metric, q, h.index, h.value)) for h in every)
-        for (a, sa), (b, sb) in zip(scored, scored[1:]):
-            close = abs(b - a) <= NEAR * max(abs(a), abs(b), sa, sb)
-            if close and not (exact_ties and a == b):
-                raise Unstable(f"values {a!r} and {b!r} are too close to order reliably")
-        for v, sv in scored:
-            if 2.0**-24 * math.sqrt(self.dims) * sv > 1e-5 * max(1.0, abs(v)):
-                raise Unstable(f"value {v!r} depends on rounding (float32 terms of magnitude {sv!r})")
-        if threshold is not None and not allow_near_threshold:
-            for v, sv in scored:
-                if abs(v - threshold) <= NEAR * max(abs(v), sv) and v != threshold:
-                    raise Unstable(f"value {v!r} is too close to the threshold {threshold!r}")
+    def search_or_skip(self, metric, query, **options) -> list:
+        """`search`, or a comment saying why the search is left out (`Unstable`)."""
+        try:
+            return self.search(metric, query, **options)
+        except Unstable as e:
+            extra = "".join(f", {k} {v}" for k, v in options.items())
+            self.comment(f"skipped {metric} {list(query)}{extra}: {e}")
+            return []
 
-    def rounding_scale(self, metric, q, index, value) -> float:
-        """How large the terms behind a value are: rounding errors of a correct implementation
-        are relative to this, not to the value (a dot product can cancel to nearly 0)."""
-        if self.store.normalize:
-            return 1.0  # unit rows and queries: every term is at most 1
-        row = self.store.vectors[index].astype(np.float64)
-        if metric == "euclidean":
-            return abs(value)  # a sum of squares does not cancel
-        qq = q.astype(np.float64)
-        if metric == "cosine":
-            qq = (qq / np.linalg.norm(qq)).astype(np.float32).astype(np.float64)
-        s = float(np.sum(np.abs(qq * row)))
-        return s / float(np.linalg.norm(row)) if metric == "cosine" else s
+    def check_stable(self, metric, q, top_k, threshold, within, hits) -> dict:
+        """Raise `Unstable` unless every correct implementation returns the same set of rows:
+        no inexact value lies within twice its bound of the threshold, and no row of the result
+        is within twice the bounds of a row left out, unless the two are real ties (both values
+        exact and equal, or the same stored row: ties go by row index). Rows inside the result
+        may be near ties; a runner accepts them in either order. Also checks the reference's
+        values against the bounds. Returns each candidate row's bound."""
+        rows = self.candidates(within)
+        if len(rows) == 0:
+            return {}
+        scored = self.scored(metric, q, within)
+        status, every = self._run_search(metric, q, len(rows), None, within)
+        assert status == "OK" and len(every) == len(rows)
+        reference = {h.index: h.value for h in every}
+        bounds = {row: b for _, b, row in scored}
+        for v, b, row in scored:
+            if not abs(reference[row] - v) <= b:
+                raise RuntimeError(f"{metric} row {row}: the reference's value {reference[row]!r} is not "
+                                   f"within {b!r} of {v!r}: the error bound is wrong")
+        # Equal stored rows: the same value (numpy's kernels do not depend on the row position).
+        _, group = np.unique(self.store.vectors[rows], axis=0, return_inverse=True)
+        group_of = dict(zip(rows.tolist(), group.reshape(-1).tolist()))
+        first = {}
+        for row in rows.tolist():
+            other = first.setdefault(group_of[row], row)
+            if reference[other] != reference[row]:
+                raise RuntimeError(f"rows {other} and {row} are equal but the reference gave "
+                                   f"{reference[other]!r} and {reference[row]!r}")
+        if threshold is not None:
+            limits = {float(threshold), float(np.float32(threshold))}
+            for v, b, row in scored:
+                if b > 0 and any(abs(v - t) <= 2 * b for t in limits):
+                    raise Unstable(f"row {row} is too close to the threshold {threshold!r}")
+            scored = [s for s in scored if passes(metric, s[0], threshold)]
+        k = min(top_k, len(scored))
+        inside, outside = scored[:k], scored[k:]
+        if inside and outside:
+            vi, bi, ri = (np.array(x) for x in zip(*inside))
+            vo, bo, ro = (np.array(x) for x in zip(*outside))
+            gi = np.array([group_of[r] for r in ri.tolist()])
+            go = np.array([group_of[r] for r in ro.tolist()])
+            close = np.abs(vi[:, None] - vo[None, :]) <= 2 * (bi[:, None] + bo[None, :])
+            real_tie = (gi[:, None] == go[None, :]) | (
+                (bi[:, None] == 0) & (bo[None, :] == 0) & (vi[:, None] == vo[None, :]))
+            if np.any(close & ~real_tie):
+                i, o = np.argwhere(close & ~real_tie)[0]
+                raise Unstable(f"rows {ri[i]} and {ro[o]} are too close to tell which one the result holds")
+        if sorted(r for _, _, r in inside) != sorted(h.index for h in hits):
+            raise RuntimeError(f"the reference's hits {[h.index for h in hits]} are not the rows expected")
+        return bounds
 
     def end(self) -> None:
         self._emit("end")
         self.out.lines.extend(self.lines)
         self.out.lines.append("")
         self.out.count += 1
+
+
+def threshold_between(a: float, b: float) -> float:
+    """A threshold well inside the gap between values `a` and `b`: the midpoint rounded to the
+    fewest significant digits that keep it in the middle half of the gap."""
+    lo, hi = min(a, b), max(a, b)
+    mid = (lo + hi) / 2
+    quarter = (hi - lo) / 4
+    for digits in range(1, 18):
+        t = float(f"{mid:.{digits}g}")
+        if lo + quarter <= t <= hi - quarter:
+            return t
+    return mid
+
+
+def threshold_beyond(metric: str, v: float, first: bool) -> float:
+    """A threshold past the best (`first`) or the worst value `v`, by about max(1, |v|)."""
+    step = max(1.0, abs(v)) * (1.0 if (metric != "euclidean") == first else -1.0)
+    return threshold_between(v + step / 2, v + 3 * step / 2)
 
 
 class CaseFile:
@@ -325,7 +610,7 @@ def basics() -> CaseFile:
             else:
                 thresholds = [1.0, 0.0, -1.0, 0.5, 1.0000001, -0.9999999, -100.0, 100.0]
             for t in thresholds:
-                c.search(metric, [1.0, 0.0, 0.0], threshold=t, allow_near_threshold=True)
+                c.search(metric, [1.0, 0.0, 0.0], threshold=t)
             c.search(metric, [0.0, 1.0, 0.0], top_k=2, threshold=thresholds[1])
             c.end()
 
@@ -343,7 +628,7 @@ def basics() -> CaseFile:
         c = out.case(f"{mode}_cosine_threshold_compared_in_float32", 2, normalize)
         c.add([[3.0, 4.0], [1.0, 0.0], [0.0, 1.0]])
         for t in (0.6, 0.6000000238418579, 0.60000003, 0.6000001, 0.59999999):
-            c.search("cosine", [1.0, 0.0], threshold=t, allow_near_threshold=True)
+            c.search("cosine", [1.0, 0.0], threshold=t)
         c.end()
 
     # Thresholds with top_k and with mixed-sign values.
@@ -351,12 +636,12 @@ def basics() -> CaseFile:
         for metric in METRICS:
             c = out.case(f"{mode}_{metric}_threshold_with_top_k", 3, normalize)
             c.add(BASIC_ROWS, ids=BASIC_IDS)
-            every = c.search(metric, BASIC_QUERIES[2], top_k=7)
-            values = [h.value for h in every]
-            # Thresholds halfway between neighbouring values: each keeps a prefix of the order.
+            c.search(metric, BASIC_QUERIES[2], top_k=7)
+            values = c.values(metric, BASIC_QUERIES[2])
+            # Thresholds between neighbouring values: each keeps a prefix of the order.
             for a, b in zip(values, values[1:]):
                 for k in (2, 10):
-                    c.search(metric, BASIC_QUERIES[2], top_k=k, threshold=(a + b) / 2)
+                    c.search(metric, BASIC_QUERIES[2], top_k=k, threshold=threshold_between(a, b))
             c.end()
     return out
 
@@ -523,33 +808,33 @@ def ties() -> CaseFile:
             c.add(rows, ids=[50, 40, 30, 20, 10, 0, 60, 70])
             for q in ([1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]):
                 for k in (1, 2, 3, 4, 5, 8, 9):
-                    c.search(metric, q, top_k=k)
+                    c.search_or_skip(metric, q, top_k=k)
             c.comment("ties under within_rows in any order")
-            c.search(metric, [1.0, 0.0], top_k=2, within=[5, 3, 2, 0])
-            c.search(metric, [1.0, 0.0], top_k=3, within=[7, 6, 5, 4, 3, 2, 1, 0])
-            c.search(metric, [0.0, 1.0], top_k=2, within=[7, 4, 1, 0])
-            c.search(metric, [1.0, 1.0], top_k=4, within=[6, 5, 4, 3, 2, 1])
+            c.search_or_skip(metric, [1.0, 0.0], top_k=2, within=[5, 3, 2, 0])
+            c.search_or_skip(metric, [1.0, 0.0], top_k=3, within=[7, 6, 5, 4, 3, 2, 1, 0])
+            c.search_or_skip(metric, [0.0, 1.0], top_k=2, within=[7, 4, 1, 0])
+            c.search_or_skip(metric, [1.0, 1.0], top_k=4, within=[6, 5, 4, 3, 2, 1])
             c.comment("ties at a threshold")
-            c.search(metric, [1.0, 1.0], top_k=3, threshold=(1.0 if metric == "euclidean" and not normalize else 0.5))
+            c.search_or_skip(metric, [1.0, 1.0], top_k=3, threshold=(1.0 if metric == "euclidean" and not normalize else 0.5))
             c.end()
 
     # Raw stores: integer rows where many dot products / distances are exactly equal.
     c = out.case("raw_dot_integer_ties", 2, False)
     c.add([[1.0, 2.0], [2.0, 1.0], [1.0, 2.0], [3.0, 0.0], [0.0, 3.0], [-1.0, 4.0], [4.0, -1.0]])
     for k in (1, 2, 3, 4, 6, 7, 10):
-        c.search("dot", [1.0, 1.0], top_k=k)
-    c.search("dot", [1.0, 1.0], top_k=3, within=[6, 4, 2, 0])
-    c.search("dot", [1.0, 1.0], top_k=10, threshold=3.0)
-    c.search("dot", [0.0, 0.0], top_k=4)
+        c.search_or_skip("dot", [1.0, 1.0], top_k=k)
+    c.search_or_skip("dot", [1.0, 1.0], top_k=3, within=[6, 4, 2, 0])
+    c.search_or_skip("dot", [1.0, 1.0], top_k=10, threshold=3.0)
+    c.search_or_skip("dot", [0.0, 0.0], top_k=4)
     c.end()
 
     c = out.case("raw_euclidean_integer_ties", 2, False)
     c.add([[3.0, 4.0], [4.0, 3.0], [-3.0, -4.0], [5.0, 0.0], [0.0, -5.0], [1.0, 1.0], [0.0, 5.0], [-5.0, 0.0]])
     for k in (1, 2, 3, 4, 6, 8):
-        c.search("euclidean", [0.0, 0.0], top_k=k)
-    c.search("euclidean", [0.0, 0.0], top_k=3, within=[7, 6, 3, 2])
-    c.search("euclidean", [0.0, 0.0], top_k=20, threshold=5.0)
-    c.search("euclidean", [0.0, 0.0], top_k=20, threshold=4.0)
+        c.search_or_skip("euclidean", [0.0, 0.0], top_k=k)
+    c.search_or_skip("euclidean", [0.0, 0.0], top_k=3, within=[7, 6, 3, 2])
+    c.search_or_skip("euclidean", [0.0, 0.0], top_k=20, threshold=5.0)
+    c.search_or_skip("euclidean", [0.0, 0.0], top_k=20, threshold=4.0)
     c.end()
 
     # Many identical rows across scan blocks: the cut keeps the lowest row indexes.
@@ -557,10 +842,10 @@ def ties() -> CaseFile:
         for metric in METRICS:
             c = out.case(f"{mode}_{metric}_many_identical_rows", 2, normalize)
             c.add([[1.0, 1.0]] * 300 + [[0.5, 0.0]] + [[1.0, 1.0]] * 300 + [[4.0, 4.0]])
-            c.search(metric, [1.0, 1.0], top_k=5)
-            c.search(metric, [1.0, 0.0], top_k=3)
-            c.search(metric, [1.0, 1.0], top_k=3, within=[599, 600, 301, 300, 299, 0])
-            c.search(metric, [1.0, 1.0], top_k=2, within=list(range(601, 250, -1)))
+            c.search_or_skip(metric, [1.0, 1.0], top_k=5)
+            c.search_or_skip(metric, [1.0, 0.0], top_k=3)
+            c.search_or_skip(metric, [1.0, 1.0], top_k=3, within=[599, 600, 301, 300, 299, 0])
+            c.search_or_skip(metric, [1.0, 1.0], top_k=2, within=list(range(601, 250, -1)))
             c.end()
     return out
 
@@ -592,8 +877,8 @@ def prefilter() -> CaseFile:
             c = out.case(f"{mode}_{metric}_within_rows_with_threshold", 3, normalize)
             c.add(BASIC_ROWS, ids=BASIC_IDS)
             every = c.search(metric, BASIC_QUERIES[3], top_k=7)
-            values = [h.value for h in every]
-            cut = (values[2] + values[3]) / 2
+            values = c.values(metric, BASIC_QUERIES[3])
+            cut = threshold_between(values[2], values[3])
             c.search(metric, BASIC_QUERIES[3], threshold=cut, within=[every[0].index, every[4].index, every[6].index])
             c.search(metric, BASIC_QUERIES[3], threshold=cut, within=[every[5].index, every[6].index])
             c.search(metric, BASIC_QUERIES[3], threshold=cut, within=[])
@@ -621,7 +906,7 @@ def prefilter() -> CaseFile:
                     for _ in range(4):
                         within = rng.sample(range(700), rng.choice([1, 5, 64, 300, 700]))
                         q = [rng.gauss(0.0, 1.0) for _ in range(8)]
-                        c.search(metric, q, top_k=rng.choice([1, 7, 25]), within=within, exact_ties=False)
+                        c.search(metric, q, top_k=rng.choice([1, 7, 25]), within=within)
                 except Unstable:
                     continue
                 out.names.add(c.lines[0].split()[1])
@@ -773,7 +1058,7 @@ def random_cases() -> CaseFile:
                 continue  # raw integer rows may be zero; cosine is covered elsewhere
             snapshot = len(c.lines)
             try:
-                c.search(metric, q, top_k=top_k, threshold=threshold, within=within, exact_ties=integer)
+                c.search(metric, q, top_k=top_k, threshold=threshold, within=within)
                 searches += 1
             except Unstable:
                 del c.lines[snapshot:]
@@ -783,17 +1068,16 @@ def random_cases() -> CaseFile:
 
 
 def pick_threshold(c: Case, metric, q, within, rng):
-    """A threshold halfway between two neighbouring values (never on a value), or outside."""
-    status, hits = c._run_search(metric, f32(q), max(1, len(c.store)), None, within)
-    if status != "OK" or not hits:
+    """A threshold between two neighbouring values (never on a value), or past all of them."""
+    values = c.values(metric, q, within)
+    if not values:
         return rng.choice([0.0, 1.0, -1.0])
-    values = [h.value for h in hits]
     i = rng.randrange(len(values) + 1)
     if i == 0:
-        return values[0] + (1.0 if metric != "euclidean" else -1.0) * max(1.0, abs(values[0]))
+        return threshold_beyond(metric, values[0], first=True)
     if i == len(values):
-        return values[-1] - (1.0 if metric != "euclidean" else -1.0) * max(1.0, abs(values[-1]))
-    return (values[i - 1] + values[i]) / 2
+        return threshold_beyond(metric, values[-1], first=False)
+    return threshold_between(values[i - 1], values[i])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -801,20 +1085,58 @@ def pick_threshold(c: Case, metric, q, within, rng):
 FILES = [basics, errors, ties, prefilter, raw, random_cases]
 
 
+def ulps_apart(a: float, b: float) -> int:
+    """How many float32 values lie between float32 `a` and `b`, plus one (0 when equal)."""
+    ia, ib = (int(np.float32(v).view(np.int32)) for v in (a, b))
+    ia, ib = (i if i >= 0 else -(1 << 31) - i for i in (ia, ib))  # ordered like the floats
+    return abs(ia - ib)
+
+
 def same_cases(committed: str, fresh: str) -> str | None:
-    """None when equal; hit values may differ by 1e-6 relative (BLAS rounding across CPUs)."""
+    """None when `committed` is what the generator produces, up to the reference's rounding on
+    another CPU: hit values within their bounds and near ties in either order (exactly as a
+    runner compares, `hits_problem`), and a normalize store's unit rows within one float32 ulp.
+    Everything else, thresholds and bounds included, must be identical: every decision of the
+    generator uses its own CPU-independent values."""
     a, b = committed.splitlines(), fresh.splitlines()
     if len(a) != len(b):
         return f"{len(a)} lines committed, {len(b)} generated"
-    for n, (x, y) in enumerate(zip(a, b), 1):
-        if x == y:
+
+    def problem(n, why=""):
+        return f"line {n + 1}{': ' + why if why else ''}:\n  committed: {a[n][:200]}\n  generated: {b[n][:200]}"
+
+    normalize = False
+    n = 0
+    while n < len(a):
+        tx, ty = a[n].split(), b[n].split()
+        if tx[:1] == ty[:1] == ["hit"]:
+            end = n
+            while end < len(a) and a[end].startswith("hit ") and b[end].startswith("hit "):
+                end += 1
+            want, got = [], []
+            for k in range(n, end):
+                tx, ty = a[k].split(), b[k].split()
+                if len(tx) != 5 or len(ty) != 5:
+                    return problem(k)
+                want.append((int(tx[1]), int(tx[2]), float(tx[3]), float(tx[4])))
+                got.append((int(ty[1]), int(ty[2]), float(ty[3]), float(ty[4])))
+            bounds = {w[0]: w[3] for w in want}
+            for row, _, _, bound in got:
+                if row in bounds and bounds[row] != bound:
+                    return problem(n, f"row {row} has bound {bound!r}, committed {bounds[row]!r}")
+            why = hits_problem(want, [g[:3] for g in got])
+            if why:
+                return problem(n, why)
+            n = end
             continue
-        tx, ty = x.split(), y.split()
-        if tx[:1] == ["hit"] and ty[:1] == ["hit"] and tx[:3] == ty[:3] and len(tx) == len(ty) == 4:
-            want, got = float(tx[3]), float(ty[3])
-            if abs(want - got) <= 1e-6 * max(1.0, abs(want)):
-                continue
-        return f"line {n}:\n  committed: {x[:200]}\n  generated: {y[:200]}"
+        if tx[:1] == ["store"] and len(tx) > 2:
+            normalize = tx[2] == "1"
+        if a[n] != b[n]:
+            same_get = tx[:1] == ty[:1] == ["get"] and len(tx) == len(ty) and tx[:4] == ty[:4]
+            close = all(ulps_apart(float(u), float(v)) <= 1 for u, v in zip(tx[4:], ty[4:]))
+            if not (same_get and normalize and close):
+                return problem(n)
+        n += 1
     return None
 
 

@@ -1,8 +1,10 @@
 // Runs the shared conformance cases (tests/conformance/*.cases, format in
 // tests/conformance/README.md) through the C++ wrapper: every line becomes one nvs::Store
 // call, and the statuses, row counts, rows and hits must match what the file says. One
-// GoogleTest test per case. Every OK search is repeated as a one-query search_batch and with
-// two worker threads; both must return the same hits.
+// GoogleTest test per case. Values are compared as the README says ("Comparing"): hit values
+// within the bound on their line (near ties in either order), a normalize store's rows within
+// one float32 ulp, a raw store's rows exactly. Every OK search is repeated as a one-query
+// search_batch and with two worker threads; nvs computes all three, so they must be identical.
 //
 //   nvs_cpp_conformance FILE_OR_FOLDER...
 //
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -141,8 +144,20 @@ std::string status_of(const std::function<void()>& call, std::string* message = 
     }
 }
 
-bool close(double got, double want) {
-    return std::fabs(got - want) <= 1e-5 * std::max(1.0, std::fabs(want));
+// A float's position among all floats (-0 and +0 share one): floats a and b are
+// |ordered(a) - ordered(b)| ulps apart.
+std::int64_t ordered(float f) {
+    std::uint32_t u = 0;
+    std::memcpy(&u, &f, sizeof u);
+    return (u & 0x80000000u) ? -static_cast<std::int64_t>(u & 0x7fffffffu) : static_cast<std::int64_t>(u);
+}
+
+// A stored value: exact in a raw store, within one ulp in a normalize store (the unit row
+// float32(x / |x|) may round its last bit either way).
+bool same_stored_value(float got, float want, bool normalize) {
+    if (std::isnan(got) || std::isnan(want)) return false;
+    const std::int64_t d = ordered(got) - ordered(want);
+    return (d < 0 ? -d : d) <= (normalize ? 1 : 0);
 }
 
 nvs::Metric metric_named(Tokens& t) {
@@ -169,7 +184,57 @@ struct ExpectedHit {
     std::size_t index;
     std::uint64_t id;
     double value;
+    double bound;
 };
+
+// Why `hits` differ from `expected`, or "" when they agree: the same rows with their ids, each
+// value within its bound, in the listed order except near ties (a positive sum of bounds and
+// listed values at most that far apart), which may come either way.
+std::string hits_problem(const std::vector<nvs::Hit>& hits, const std::vector<ExpectedHit>& expected) {
+    std::ostringstream why;
+    if (hits.size() != expected.size()) {
+        why << "search returned " << hits.size() << " hits, expected " << expected.size();
+        return why.str();
+    }
+    std::vector<std::size_t> pos;  // expected position of each hit
+    std::vector<bool> used(expected.size(), false);
+    why.precision(17);
+    for (std::size_t k = 0; k < hits.size(); ++k) {
+        const nvs::Hit& h = hits[k];
+        std::size_t j = 0;
+        while (j < expected.size() && (used[j] || expected[j].index != h.index)) ++j;
+        if (j == expected.size()) {
+            why << "hit " << k << " is row " << h.index << ", which is not expected (or comes twice)";
+            return why.str();
+        }
+        used[j] = true;
+        pos.push_back(j);
+        const ExpectedHit& e = expected[j];
+        if (h.id != e.id) {
+            why << e.where << ": row " << h.index << " has id " << h.id << ", expected " << e.id;
+            return why.str();
+        }
+        if (!(std::fabs(h.value - e.value) <= e.bound)) {
+            why << e.where << ": row " << h.index << " has value " << h.value << ", expected " << e.value
+                << " within " << e.bound;
+            return why.str();
+        }
+    }
+    for (std::size_t a = 0; a < pos.size(); ++a) {
+        for (std::size_t b = a + 1; b < pos.size(); ++b) {
+            if (pos[b] > pos[a]) continue;
+            const ExpectedHit& first = expected[pos[b]];
+            const ExpectedHit& later = expected[pos[a]];
+            const double slack = first.bound + later.bound;
+            if (!(slack > 0 && std::fabs(first.value - later.value) <= slack)) {
+                why << "row " << later.index << " came before row " << first.index
+                    << ", and they are not a near tie";
+                return why.str();
+            }
+        }
+    }
+    return "";
+}
 
 void run_case(const Case& c) {
     std::optional<nvs::Store> store;
@@ -226,9 +291,11 @@ void run_case(const Case& c) {
                 if (got == "OK") {
                     EXPECT_EQ(row.id, id);
                     ASSERT_EQ(row.vector.size(), values.size());
+                    const bool normalize = need_store(t).normalize();
                     for (std::size_t k = 0; k < values.size(); ++k) {
-                        EXPECT_TRUE(close(row.vector[k], values[k]))
-                            << "value " << k << ": got " << row.vector[k] << ", want " << values[k];
+                        EXPECT_TRUE(same_stored_value(row.vector[k], values[k], normalize))
+                            << "value " << k << ": got " << row.vector[k] << ", want " << values[k]
+                            << (normalize ? " within one ulp" : " exactly");
                     }
                 }
             } else {
@@ -258,7 +325,9 @@ void run_case(const Case& c) {
                 const Line& hit_line = c.body[++i];
                 Tokens h(hit_line);
                 h.word("hit");
-                ExpectedHit e{hit_line.where, h.size("INDEX"), h.integer("ID"), h.real("VALUE")};
+                ExpectedHit e{hit_line.where, h.size("INDEX"), h.integer("ID"), h.real("VALUE"), 0.0};
+                e.bound = h.real("BOUND");
+                if (!(e.bound >= 0)) h.fail("bad BOUND");
                 h.finish();
                 expected.push_back(e);
             }
@@ -269,14 +338,8 @@ void run_case(const Case& c) {
                 status_of([&] { hits = need_store(t).search(metric, query, options); }, &message);
             EXPECT_EQ(got, want) << message;
             if (got == "OK" && want == "OK") {
-                EXPECT_EQ(hits.size(), expected.size()) << "number of hits";
-                for (std::size_t k = 0; k < std::min(hits.size(), expected.size()); ++k) {
-                    SCOPED_TRACE(expected[k].where);
-                    EXPECT_EQ(hits[k].index, expected[k].index) << "hit " << k;
-                    EXPECT_EQ(hits[k].id, expected[k].id) << "hit " << k;
-                    EXPECT_TRUE(close(hits[k].value, expected[k].value))
-                        << "hit " << k << ": got " << hits[k].value << ", want " << expected[k].value;
-                }
+                const std::string problem = hits_problem(hits, expected);
+                EXPECT_EQ(problem, "");
                 // The same search as a one-query batch and on two worker threads must agree
                 // exactly with the plain one.
                 nvs::SearchOptions two_threads = options;

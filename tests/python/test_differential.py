@@ -2,13 +2,24 @@
 
 Both get the same seeded random stores and the same searches and adds, valid and invalid, and
 must agree on every accept/reject decision (statuses; the reference's exceptions are mapped
-to statuses by tests/conformance/generate.py) and on every result:
+to statuses by tests/conformance/generate.py) and on every result. Values are compared with
+the bounds of the conformance cases (tests/conformance/README.md, "Comparing";
+`score` in generate.py): for each candidate row, B bounds the difference between two correct
+implementations (B = 0: the value is exact everywhere). float32 values of normalize stores get
+bounds of about d * 2^-23, the float64 values of raw stores about d * 2^-52, relative to the
+sum of the terms' magnitudes. Then:
 
-- the same hits in the same order, with ids exactly and values within 1e-5 * max(1, |value|);
-- two hits may trade places only when their values are within that tolerance (a near tie,
-  also at the top_k cut);
-- with a threshold, a row may be present on one side only when its value is within that
-  tolerance of the threshold.
+- every hit of ours is a candidate with the right id and a value within B of the reference's;
+- our hits are sorted by our values, equal values by ascending row index, and pass the
+  threshold by our values;
+- a row that must rank before one of our hits is among our hits, before it: its reference
+  value beats the other's by more than both bounds, or the two are real ties (equal exact
+  values, or equal stored rows) and it has the lower row index;
+- with fewer hits than top_k, every row that passes the threshold whatever the rounding is
+  among them.
+
+Each candidate's reference value is also checked against the float64 value and bound that
+`score` computes, on whatever CPU runs the test.
 
 Run from the repository root after `cargo build --release`:
 
@@ -38,14 +49,12 @@ def _load_generator():
     return module
 
 
-# One mapping from reference exceptions to statuses, shared with the conformance generator.
-reference_call = _load_generator().call
+# One mapping from reference exceptions to statuses and one set of error bounds, shared with the
+# conformance generator.
+generator = _load_generator()
+reference_call = generator.call
 
 CASES = {"count": 0, "configs": 0}
-
-
-def tol(v: float) -> float:
-    return 1e-5 * max(1.0, abs(v))
 
 
 class Ours:
@@ -100,7 +109,9 @@ class Ours:
 
 class Reference:
     def __init__(self, dims: int, normalize: bool):
+        self.normalize = normalize
         self.status, self.store = reference_call(lambda: VectorStore(dims, normalize=normalize))
+        self.originals = np.empty((0, dims), dtype=np.float32)  # the rows as added
 
     def add(self, values: np.ndarray, dims: int, ids) -> str:
         flat = np.asarray(values, dtype=np.float32).ravel()
@@ -108,6 +119,8 @@ class Reference:
         start = len(self.store)
         meta = list(range(start, start + len(batch))) if ids is None else [int(i) for i in ids]
         status, _ = reference_call(lambda: self.store.add(batch, meta))
+        if status == "OK":
+            self.originals = np.concatenate([self.originals, batch])
         return status
 
     def search(self, metric, query, top_k, threshold, within):
@@ -122,47 +135,80 @@ class Reference:
         return "OK", [(h.index, int(h.metadata), h.value) for h in hits]
 
 
-def compare(label, metric, threshold, ref, ours, ref_all):
-    """Assert that `ours` equals `ref` up to the tolerated near ties (see the module doc).
-    `ref_all` maps every candidate row to (id, value) as the reference computes them."""
+def compare(label, metric, top_k, threshold, ours, candidates):
+    """Assert that `ours` is a result some correct implementation could return (module doc).
+    `candidates` holds, per candidate row: rows, ids, the reference's values, bounds, and
+    groups (equal stored rows share a group)."""
+    rows, ids, ref, bound, group = candidates
     descending = metric != "euclidean"
-    # Our list is sorted by our own values, ties by ascending row index.
+    # Our list is sorted by our own values, ties by ascending row index, and passes the threshold.
     for (i1, _, v1), (i2, _, v2) in zip(ours, ours[1:]):
         better = v1 > v2 if descending else v1 < v2
         assert better or (v1 == v2 and i1 < i2), f"{label}: our hits are out of order: {ours}"
-    # Every hit of ours is a candidate with the right id and value.
+    limit = None
+    if threshold is not None:
+        limit = float(np.float32(threshold)) if metric == "cosine" else threshold
+        for index, _, value in ours:
+            assert (value >= limit) if descending else (value <= limit), f"{label}: row {index} fails the threshold"
+    # Every hit of ours is a candidate with the right id and a value within its bound.
+    where = {r: k for k, r in enumerate(rows.tolist())}
     for index, id_, value in ours:
-        assert index in ref_all, f"{label}: row {index} is not a candidate"
-        want_id, want_value = ref_all[index]
-        assert id_ == want_id, f"{label}: row {index} id {id_} != {want_id}"
-        assert abs(value - want_value) <= tol(want_value), f"{label}: row {index} value {value} != {want_value}"
-    # Position by position the values agree (a different row only in a near tie).
-    for pos, (r, o) in enumerate(zip(ref, ours)):
-        assert abs(r[2] - o[2]) <= tol(r[2]), f"{label}: position {pos}: reference {r}, ours {o}"
-    # A different count only through rows within rounding of the threshold.
-    if len(ref) != len(ours):
-        longer = ref if len(ref) > len(ours) else ours
-        assert threshold is not None, f"{label}: {len(ref)} reference hits, {len(ours)} ours"
-        for _, _, v in longer[min(len(ref), len(ours)):]:
-            assert abs(v - threshold) <= tol(threshold), (
-                f"{label}: {len(ref)} reference hits, {len(ours)} ours; extra value {v} vs threshold {threshold}"
-            )
+        assert index in where, f"{label}: row {index} is not a candidate"
+        k = where[index]
+        assert id_ == ids[k], f"{label}: row {index} id {id_} != {ids[k]}"
+        assert abs(value - ref[k]) <= bound[k], (
+            f"{label}: row {index} value {value!r}, reference {ref[k]!r}, bound {bound[k]!r}")
+    # A row that must rank before one of our hits is among them, before it.
+    if ours:
+        mine = np.array([where[i] for i, _, _ in ours])
+        position = np.full(len(rows), len(ours))
+        position[mine] = np.arange(len(ours))
+        if descending:
+            beats = (ref - bound)[:, None] > (ref + bound)[mine][None, :]
+        else:
+            beats = (ref + bound)[:, None] < (ref - bound)[mine][None, :]
+        real_tie = (ref[:, None] == ref[mine][None, :]) & (
+            (group[:, None] == group[mine][None, :]) | ((bound[:, None] == 0) & (bound[mine][None, :] == 0)))
+        before = beats | (real_tie & (rows[:, None] < rows[mine][None, :]))
+        late = before & (position[:, None] >= np.arange(len(ours))[None, :])
+        if np.any(late):
+            i, p = np.argwhere(late)[0]
+            raise AssertionError(f"{label}: row {rows[i]} must rank before our hit {p} (row {ours[p][0]}): {ours}")
+    # With fewer than top_k hits, every row that passes the threshold whatever the rounding.
+    if len(ours) < top_k:
+        if limit is None:
+            sure = np.ones(len(rows), dtype=bool)
+        else:
+            sure = (ref - bound >= limit) if descending else (ref + bound <= limit)
+        found = set(i for i, _, _ in ours)
+        missing = [int(r) for r in rows[sure] if int(r) not in found]
+        assert not missing, f"{label}: {len(ours)} hits (top_k {top_k}) leave out rows {missing[:5]}"
 
 
 def run_search(label, reference, ours, metric, query, top_k, threshold, within):
-    ref_status, ref_hits = reference.search(metric, query, top_k, threshold, within)
+    ref_status, _ = reference.search(metric, query, top_k, threshold, within)
     our_status, our_hits = ours.search(metric, query, top_k, threshold, within)
     CASES["count"] += 1
     assert our_status == ref_status, f"{label}: reference {ref_status}, ours {our_status}"
     if ref_status != "OK":
         return
-    candidates = len(reference.store) if within is None else len(within)
-    ref_all = {}
-    if candidates:
-        st, every = reference.search(metric, query, candidates, None, within)
-        assert st == "OK"
-        ref_all = {i: (id_, v) for i, id_, v in every}
-    compare(label, metric, threshold, ref_hits, our_hits, ref_all)
+    rows = np.arange(len(reference.store)) if within is None else np.asarray(within, dtype=np.intp)
+    if len(rows) == 0:
+        assert our_hits == [], f"{label}: hits from no candidates"
+        return
+    st, every = reference.search(metric, query, len(rows), None, within)
+    assert st == "OK"
+    by_row = {i: (id_, v) for i, id_, v in every}
+    ids = [by_row[r][0] for r in rows.tolist()]
+    ref = np.array([by_row[r][1] for r in rows.tolist()])
+    values, bound = generator.score(metric, reference.normalize, reference.originals, reference.store.vectors,
+                                    np.asarray(query, dtype=np.float32), rows)
+    off = np.flatnonzero(~(np.abs(ref - values) <= bound))
+    assert len(off) == 0, (
+        f"{label}: the reference's value {ref[off[0]]!r} of row {rows[off[0]]} is not within "
+        f"{bound[off[0]]!r} of {values[off[0]]!r}: the bound is wrong")
+    _, group = np.unique(reference.store.vectors[rows], axis=0, return_inverse=True)
+    compare(label, metric, top_k, threshold, our_hits, (rows, ids, ref, bound, group.reshape(-1)))
 
 
 def random_threshold(rng, metric, values):

@@ -2,7 +2,9 @@ import NativeVectorStore
 
 /// Runs the shared conformance cases (tests/conformance/README.md) through the Swift API: each
 /// line is one call (`VectorStore(dimensions:normalize:)`, flat `add`, `count`, `get`, `search`).
-/// Returns how many cases ran and one message per mismatch or malformed line.
+/// Values are compared as the README says ("Comparing"): hit values within the bound on their
+/// line (near ties in either order), a normalize store's rows within one float32 ulp, a raw
+/// store's rows exactly. Returns how many cases ran and one message per mismatch or malformed line.
 func runConformanceCases(_ text: String, source: String) -> (cases: Int, failures: [String]) {
     var failures: [String] = []
     var cases = 0
@@ -72,8 +74,12 @@ func runConformanceCases(_ text: String, source: String) -> (cases: Int, failure
                     let id = try reader.uint64()
                     let vector = try reader.floats(count: store.dimensions)
                     if row.id != id { fail("get \(index): id \(row.id), want \(id)") }
-                    if row.vector.count != vector.count || !zip(row.vector, vector).allSatisfy({ close(Double($0), Double($1)) }) {
-                        fail("get \(index): vector \(row.vector), want \(vector)")
+                    let normalize = store.normalize
+                    if row.vector.count != vector.count
+                        || !zip(row.vector, vector).allSatisfy({ sameStoredValue($0, $1, normalize: normalize) })
+                    {
+                        let rule = normalize ? "within one ulp" : "exactly"
+                        fail("get \(index): vector \(row.vector), want \(vector) (\(rule))")
                     }
                 }
             case "search":
@@ -85,10 +91,13 @@ func runConformanceCases(_ text: String, source: String) -> (cases: Int, failure
                 let threshold = try reader.dashOr { try $0.double() }
                 let within = try reader.dashOr { r in try (0..<r.int()).map { _ in try r.int() } }
                 let query = try reader.floats(count: try reader.int())
-                var expected: [VectorHit] = []
+                var expected: [ExpectedHit] = []
                 while i < lines.count, lines[i].first == "hit" {
                     var hit = TokenReader(tokens: lines[i], index: 1)
-                    expected.append(VectorHit(index: try hit.int(), id: try hit.uint64(), value: try hit.double()))
+                    let want = ExpectedHit(
+                        index: try hit.int(), id: try hit.uint64(), value: try hit.double(), bound: try hit.double())
+                    guard want.bound >= 0 else { throw Malformed("bad bound \(want.bound)") }
+                    expected.append(want)
                     try hit.finish()
                     i += 1
                 }
@@ -97,11 +106,8 @@ func runConformanceCases(_ text: String, source: String) -> (cases: Int, failure
                 }
                 if got != want {
                     fail("search \(metricName): status \(got), want \(want)")
-                } else if let hits {
-                    let same = hits.count == expected.count && zip(hits, expected).allSatisfy {
-                        $0.index == $1.index && $0.id == $1.id && close($0.value, $1.value)
-                    }
-                    if !same { fail("search \(metricName): hits \(describe(hits)), want \(describe(expected))") }
+                } else if let hits, let problem = hitsProblem(hits, expected) {
+                    fail("search \(metricName): \(problem); hits \(describe(hits))")
                 }
             case "hit":
                 throw Malformed("hit without a preceding OK search")
@@ -128,9 +134,56 @@ private func outcome<T>(_ body: () throws -> T) -> (String, T?) {
     }
 }
 
-private func close(_ got: Double, _ want: Double) -> Bool {
-    if got.isNaN || want.isNaN { return got.isNaN && want.isNaN }
-    return abs(got - want) <= 1e-5 * max(1, abs(want))
+/// A `hit` line: the reference's row, id and value, and the value's bound.
+private struct ExpectedHit {
+    let index: Int
+    let id: UInt64
+    let value: Double
+    let bound: Double
+}
+
+/// Why `hits` differ from `expected` (nil when they agree): the same rows with their ids, each
+/// value within its bound, in the listed order except near ties (a positive sum of bounds and
+/// listed values at most that far apart), which may come either way.
+private func hitsProblem(_ hits: [VectorHit], _ expected: [ExpectedHit]) -> String? {
+    if hits.count != expected.count { return "\(hits.count) hits, expected \(expected.count)" }
+    var pos: [Int] = []  // the expected position of each hit
+    var used = [Bool](repeating: false, count: expected.count)
+    for (k, hit) in hits.enumerated() {
+        guard let j = expected.indices.first(where: { !used[$0] && expected[$0].index == hit.index }) else {
+            return "hit \(k) is row \(hit.index), which is not expected (or comes twice)"
+        }
+        used[j] = true
+        pos.append(j)
+        let want = expected[j]
+        if hit.id != want.id { return "row \(hit.index) has id \(hit.id), expected \(want.id)" }
+        if !(abs(hit.value - want.value) <= want.bound) {
+            return "row \(hit.index) has value \(hit.value), expected \(want.value) within \(want.bound)"
+        }
+    }
+    for a in pos.indices {
+        for b in pos.indices where b > a && pos[b] < pos[a] {
+            let first = expected[pos[b]], later = expected[pos[a]]
+            let slack = first.bound + later.bound
+            if !(slack > 0 && abs(first.value - later.value) <= slack) {
+                return "row \(later.index) came before row \(first.index), and they are not a near tie"
+            }
+        }
+    }
+    return nil
+}
+
+/// A stored value: exact in a raw store, within one ulp in a normalize store (the unit row
+/// float32(x / |x|) may round its last bit either way).
+private func sameStoredValue(_ got: Float, _ want: Float, normalize: Bool) -> Bool {
+    if got.isNaN || want.isNaN { return false }
+    return abs(ordered(got) - ordered(want)) <= (normalize ? 1 : 0)
+}
+
+/// A float's position among all floats (-0 and +0 share one).
+private func ordered(_ f: Float) -> Int64 {
+    let bits = f.bitPattern
+    return bits & 0x8000_0000 != 0 ? -Int64(bits & 0x7fff_ffff) : Int64(bits)
 }
 
 private func describe(_ hits: [VectorHit]) -> String {

@@ -33,6 +33,23 @@ final class ConformanceTests: XCTestCase {
         XCTAssertEqual(failures, [])
     }
 
+    /// The comparison rules (README "Comparing"), from the self-test file every runner shares:
+    /// the cases named accept_* pass and each case named wrong_* is reported.
+    func testRunnerAppliesTheBounds() throws {
+        let url = Self.repoRoot.appendingPathComponent("tests/conformance/selftest/tolerance.cases")
+        let names = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasPrefix("case ") }.map { String($0.dropFirst(5)) }
+        let wrong = names.filter { $0.hasPrefix("wrong_") }
+        XCTAssertFalse(wrong.isEmpty)
+        XCTAssertLessThan(wrong.count, names.count)
+        let (cases, failures) = try run(url)
+        XCTAssertEqual(cases, names.count)
+        for name in names {
+            let reported = failures.contains { $0.contains("[\(name)]: ") }
+            XCTAssertEqual(reported, name.hasPrefix("wrong_"), "\(name): \(failures)")
+        }
+    }
+
     /// The runner must notice every kind of mismatch, or the shared cases would prove nothing.
     func testRunnerReportsEveryMismatch() throws {
         let (cases, failures) = try run(Self.testdata.appendingPathComponent("wrong.cases"))
@@ -41,8 +58,8 @@ final class ConformanceTests: XCTestCase {
             "store: status OK, want INVALID_ARGUMENT",
             "len: 3, want 4",
             "get 1: id 1, want 7",
-            "search cosine: hits [(0, 0, 0.99388",
-            "search cosine: hits [(0, 0, 0.99388",
+            "search cosine: row 0 has value 0.99388",
+            "search cosine: 2 hits, expected 1",
             "search dot: status OK, want DIMENSION_MISMATCH",
             "malformed line: not a float: -",
         ]
