@@ -155,9 +155,12 @@ def test_we_read_numpy_vector_store_archives(tmp_path: Path) -> None:
     got_vectors, got_ids = ours.rows()
     assert list(got_ids) == [10, 2**64 - 1, 0, 77, 3]
     np.testing.assert_allclose(got_vectors, reference.vectors, rtol=0, atol=1e-6)
+    # Searching the opened archive is searching the same rows added directly (bit for bit:
+    # both sides are nvs; nvs against the reference is the differential suite's job).
+    direct = Store.new(4, True)
+    direct.add(reference.vectors, np.array([10, 2**64 - 1, 0, 77, 3], dtype=np.uint64))
     query = sample(1, 4, 3)[0]
-    want = [(h.index, h.metadata) for h in reference.cosine_search(query, top_k=5)]
-    assert [(i, m) for i, m, _ in ours.search(METRIC_COSINE, query, 5)] == want
+    assert ours.search(METRIC_COSINE, query, 5) == direct.search(METRIC_COSINE, query, 5)
 
     raw = VectorStore(dimensions=4, normalize=False)
     raw.add(vectors, list(range(5)))
@@ -237,14 +240,21 @@ def test_numpy_vector_store_reads_our_pickled_archive(tmp_path: Path, flags: int
     assert reference.dimensions == 6 and reference.normalize is True
     assert list(reference.metadata) == [int(i) for i in IDS]
     assert all(type(m) is int for m in reference.metadata)
+    # The reference holds exactly our rows, so it finds the same hits. Its float32 values depend
+    # on the CPU's BLAS kernels, so values compare within 1e-5 and the set of hits only where
+    # the cut after top_k is not a near tie.
+    np.testing.assert_array_equal(reference.vectors, store.rows()[0])
     for metric, search in ((METRIC_COSINE, reference.cosine_search), (METRIC_DOT, reference.dot_search),
                            (METRIC_EUCLIDEAN, reference.euclidean_search)):
         for seed in range(5):
             query = sample(1, 6, 100 + seed)[0]
-            want = [(h.index, h.metadata, h.value) for h in search(query, top_k=4)]
+            everything = [(h.index, h.metadata, h.value) for h in search(query, top_k=8)]
             got = store.search(metric, query, 4)
-            assert [(i, m) for i, m, _ in got] == [(i, m) for i, m, _ in want]
-            np.testing.assert_allclose([v for _, _, v in got], [v for _, _, v in want], rtol=1e-5, atol=1e-6)
+            if abs(everything[3][2] - everything[4][2]) > 1e-5:
+                assert sorted((i, m) for i, m, _ in got) == sorted((i, m) for i, m, _ in everything[:4])
+            by_index = {i: v for i, _, v in everything}
+            for i, _, v in got:
+                assert abs(v - by_index[i]) <= 1e-5 * max(1.0, abs(v))
     # And numpy itself, with allow_pickle, sees an object array of Python ints.
     with np.load(path, allow_pickle=True) as data:
         assert data["metadata"].dtype == object
