@@ -13,6 +13,10 @@
 #                           never writes into the source tree and builds with different
 #                           settings do not fight over one directory)
 #   NVS_CARGO_FLAGS         extra arguments for `cargo build` (a list), e.g. --locked
+#   NVS_RUST_TARGET         a Rust target triple to cross-compile for (e.g.
+#                           aarch64-unknown-linux-gnu, with a matching CMAKE_C_COMPILER such as
+#                           aarch64-linux-gnu-gcc, which cargo then uses as its linker); empty
+#                           builds for the host
 #   NVS_NATIVE_STATIC_LIBS  the system libraries a Rust staticlib needs, as rustc prints them
 #                           with --print native-static-libs (detected at configure time), less
 #                           the ones every C/C++ driver adds itself (see below)
@@ -29,6 +33,19 @@ find_program(NVS_RUSTC rustc HINTS "$ENV{CARGO_HOME}/bin" "$ENV{HOME}/.cargo/bin
 
 set(NVS_CARGO_TARGET_DIR "${CMAKE_CURRENT_BINARY_DIR}/cargo" CACHE PATH "cargo target directory")
 set(NVS_CARGO_FLAGS "" CACHE STRING "Extra arguments for cargo (a ;-list)")
+set(NVS_RUST_TARGET "" CACHE STRING "Rust target triple to cross-compile for (empty: the host)")
+set(_target_args "")
+set(_cargo_env "")
+set(_artifact_root "${NVS_CARGO_TARGET_DIR}")
+if(NVS_RUST_TARGET)
+  set(_target_args --target "${NVS_RUST_TARGET}")
+  set(_artifact_root "${NVS_CARGO_TARGET_DIR}/${NVS_RUST_TARGET}")
+  # cargo links the shared library with this build's C compiler for that target.
+  string(TOUPPER "${NVS_RUST_TARGET}" _triple_var)
+  string(REPLACE "-" "_" _triple_var "${_triple_var}")
+  set(_cargo_env "${CMAKE_COMMAND}" -E env "CARGO_TARGET_${_triple_var}_LINKER=${CMAKE_C_COMPILER}")
+  unset(_triple_var)
+endif()
 
 # --- System libraries for the static library -------------------------------------------
 # Ask rustc rather than guess: compile an empty staticlib (a fraction of a second, no
@@ -42,7 +59,7 @@ if(NOT DEFINED NVS_NATIVE_STATIC_LIBS)
   if(NVS_RUSTC)
     # Run inside the source tree so a rust-toolchain file there picks the same toolchain.
     execute_process(
-      COMMAND "${NVS_RUSTC}" --crate-type staticlib --crate-name nvs_probe
+      COMMAND "${NVS_RUSTC}" --crate-type staticlib --crate-name nvs_probe ${_target_args}
               --print native-static-libs -o "${_probe_dir}/libnvs_probe.a" "${_probe_dir}/probe.rs"
       WORKING_DIRECTORY "${NVS_SOURCE_DIR}"
       RESULT_VARIABLE _probe_rc OUTPUT_VARIABLE _probe_stdout ERROR_VARIABLE _probe_out)
@@ -128,9 +145,9 @@ elseif(NOT WIN32)
   set(NVS_REAL_NAME "libnvs.so.${PROJECT_VERSION}")
 endif()
 
-set(_release_dir "${NVS_CARGO_TARGET_DIR}/release")
-set(_debug_dir "${NVS_CARGO_TARGET_DIR}/debug")
-set(_profile_dir "${NVS_CARGO_TARGET_DIR}/$<IF:$<CONFIG:Debug>,debug,release>")
+set(_release_dir "${_artifact_root}/release")
+set(_debug_dir "${_artifact_root}/debug")
+set(_profile_dir "${_artifact_root}/$<IF:$<CONFIG:Debug>,debug,release>")
 
 set(_byproducts "${_profile_dir}/${NVS_SHARED_NAME}" "${_profile_dir}/${NVS_STATIC_NAME}")
 if(WIN32)
@@ -146,7 +163,7 @@ if(NVS_SONAME)
 endif()
 
 add_custom_target(nvs_cargo ALL
-  COMMAND "${NVS_CARGO}" build --lib
+  COMMAND ${_cargo_env} "${NVS_CARGO}" build --lib ${_target_args}
           --manifest-path "${NVS_SOURCE_DIR}/Cargo.toml"
           --target-dir "${NVS_CARGO_TARGET_DIR}"
           "$<IF:$<CONFIG:Debug>,--profile=dev,--release>"
@@ -192,3 +209,6 @@ unset(_profile_dir)
 unset(_byproducts)
 unset(_includes)
 unset(_soname_link)
+unset(_target_args)
+unset(_cargo_env)
+unset(_artifact_root)
