@@ -2185,6 +2185,17 @@ fn scratch_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let base =
             if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+        // Folders of processes that crashed (no exit handler ran) are removed here.
+        if Path::new("/proc/self").exists() {
+            for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("nvs-fuzz-c_api-") {
+                    if !Path::new("/proc").join(pid).exists() {
+                        let _ = std::fs::remove_dir_all(entry.path());
+                    }
+                }
+            }
+        }
         let dir = base.join(format!("nvs-fuzz-c_api-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         extern "C" fn cleanup() {
