@@ -18,8 +18,7 @@
 #   cargo +nightly fuzz run c_api fuzz/artifacts/c_api/crash-...
 #   cargo +nightly fuzz fmt c_api fuzz/artifacts/c_api/crash-...
 #   cargo +nightly fuzz tmin c_api fuzz/artifacts/c_api/crash-...       # shrink it first
-# Environment: NVS_FUZZ_STRICT=1 makes c_api fail on the known findings it tolerates (TODOs in
-# the target), NVS_FUZZ_STATS=1 prints c_api's per-call status counts at exit, NVS_KERNEL=
+# Environment: NVS_FUZZ_STATS=1 prints c_api's per-call status counts at exit, NVS_KERNEL=
 # portable|avx2|avx512 picks the search kernels (default: the best the CPU has).
 # docs/fuzzing.md has more.
 set -euo pipefail

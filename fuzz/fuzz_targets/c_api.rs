@@ -22,8 +22,6 @@
 //!   surely better than the last hit or surely passes the threshold;
 //! - batch search equals single search per query, bit for bit; a search with `threads` equals
 //!   the one-thread search bit for bit.
-//!
-//! Set `NVS_FUZZ_STRICT=1` to stop tolerating the known findings marked TODO below.
 #![no_main]
 #![allow(non_camel_case_types)]
 
@@ -161,11 +159,6 @@ mod c {
             len: *mut usize,
         ) -> u32;
     }
-}
-
-fn strict() -> bool {
-    static STRICT: OnceLock<bool> = OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var_os("NVS_FUZZ_STRICT").is_some_and(|v| v != "0"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -650,8 +643,6 @@ fn call(cx: &Cx, what: &str, f: impl FnOnce() -> u32) -> u32 {
 #[derive(Default)]
 struct Expect {
     faults: Vec<u32>,
-    /// A status tolerated for a known finding until its fix lands (not with NVS_FUZZ_STRICT).
-    known: Option<(u32, &'static str)>,
 }
 
 impl Expect {
@@ -666,24 +657,13 @@ impl Expect {
         if fine {
             return;
         }
-        if let Some((status, _)) = self.known {
-            if st == status && !strict() {
-                return;
-            }
-        }
         let want: Vec<_> =
             if self.faults.is_empty() { vec!["OK"] } else { self.faults.iter().map(|&s| name(s)).collect() };
         cx.fail(format!(
-            "{what}: got {} ({:?}), expected one of {want:?}{}",
+            "{what}: got {} ({:?}), expected one of {want:?}",
             name(st),
             String::from_utf8_lossy(&last_message()),
-            self.known.map(|(_, why)| format!(" [known: {why}]")).unwrap_or_default()
         ))
-    }
-
-    /// The call failed as expected, or was tolerated as the known finding.
-    fn tolerated(&self, st: u32) -> bool {
-        !strict() && self.known.is_some_and(|(s, _)| s == st) && !(self.faults.is_empty() && st == OK)
     }
 }
 
@@ -1393,12 +1373,7 @@ fn op_add(cx: &Cx, st: &mut State, mut vectors: Vec<f32>, n: usize, ids: &IdsSpe
     e.on(ids_huge, INVALID_ARGUMENT);
     e.on(!vec_len.is_multiple_of(sh.dims), DIMENSION_MISMATCH);
     let null_ids_with_len = ids_ptr.is_null() && ids_len > 0;
-    if null_ids_with_len {
-        e.on(true, NULL_ARGUMENT);
-        // TODO(issue 10): NULL ids with ids_len > 0 is accepted (ids become row indexes); it
-        // must become NULL_ARGUMENT. Tolerated until that fix lands.
-        e.known = Some((OK, "issue 10: nvs_store_add accepts NULL ids with ids_len > 0"));
-    }
+    e.on(null_ids_with_len, NULL_ARGUMENT);
     let rows = vec_len.checked_div(sh.dims).unwrap_or(0);
     e.on(!ids_ptr.is_null() && ids_len != rows, INVALID_ARGUMENT);
     let passed =
@@ -1413,10 +1388,9 @@ fn op_add(cx: &Cx, st: &mut State, mut vectors: Vec<f32>, n: usize, ids: &IdsSpe
     if s != OK {
         return;
     }
-    let tolerated = e.tolerated(s);
     let sh = st.shadow.as_mut().unwrap();
     sh.rows.extend(stored_rows(passed, sh.dims, sh.normalize));
-    if ids_ptr.is_null() || tolerated {
+    if ids_ptr.is_null() {
         sh.ids.extend((start..start + rows).map(|i| i as u64));
     } else {
         sh.ids.extend_from_slice(&id_buf[..rows]);
@@ -1702,12 +1676,7 @@ fn op_search(
     e.on(cap > 0 && hptr.is_null(), NULL_ARGUMENT);
     e.on(cap > 0 && !hptr.is_null() && !hptr.is_aligned(), INVALID_ARGUMENT);
     e.on(huge_hits, INVALID_ARGUMENT);
-    if huge_query {
-        e.on(true, DIMENSION_MISMATCH);
-        // TODO(issue 10): a huge query_len gives INVALID_ARGUMENT ("length is too large")
-        // instead of DIMENSION_MISMATCH. Tolerated until that fix lands.
-        e.known = Some((INVALID_ARGUMENT, "issue 10: huge query_len gives INVALID_ARGUMENT"));
-    }
+    e.on(huge_query, DIMENSION_MISMATCH);
     let pointer_faults = !e.faults.is_empty();
     // Value faults, from what the library can read.
     let passed: &[f32] =
@@ -1936,16 +1905,7 @@ fn op_batch(
         }
         _ => {
             let lens_untouched = written_lens.iter().all(|&l| l == usize::MAX);
-            // TODO(finding, reported with issue 10 item 8): a NULL or misaligned `hits` is
-            // refused only after `hits_lens` was filled, so the failed call wrote an output.
-            let hits_ptr_fault = needed > 0 && (hptr.is_null() || !hptr.is_aligned());
-            let tolerated = !strict() && hits_ptr_fault && written_lens[..counts.len()] == counts[..];
-            ensure!(
-                cx,
-                lens_untouched || tolerated,
-                "failed batch ({}) wrote hits_lens {written_lens:?}",
-                name(s)
-            );
+            ensure!(cx, lens_untouched, "failed batch ({}) wrote hits_lens {written_lens:?}", name(s));
             ensure!(cx, untouched(written_hits), "failed batch wrote hits");
         }
     }

@@ -385,6 +385,9 @@ pub unsafe extern "C" fn nvs_store_search_batch(
         }
         // Validate and search first, so a bad query reports its own status, not the buffer's.
         let found = store.search_batch(metric, queries, &options)?;
+        // A hit buffer that is there must be usable before any output is written (a failed
+        // call writes nothing); NULL with capacity 0 is a sizing call.
+        let hits_out = unsafe { slice_mut(hits, hits_capacity, "hits") }?;
         let lens_out = unsafe { slice_mut(hits_lens, found.len(), "hits_lens") }?;
         for (len, f) in lens_out.iter_mut().zip(&found) {
             *len = f.len();
@@ -405,7 +408,6 @@ pub unsafe extern "C" fn nvs_store_search_batch(
                 format!("query {i} has {} hits, more than hits_per_query {hits_per_query}", f.len()),
             ));
         }
-        let hits_out = unsafe { slice_mut(hits, needed, "hits") }?;
         for (i, f) in found.iter().enumerate() {
             write_hits(f, &mut hits_out[i * hits_per_query..]);
         }

@@ -268,6 +268,19 @@ static void test_batch_search(void) {
     EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, queries, 6, &o, hits, 6, 2, need),
            NVS_STATUS_BUFFER_TOO_SMALL, "hits_per_query");
     CHECK(need[0] == 3 && need[1] == 3 && need[2] == 3);
+    /* A sizing call (NULL hits, capacity 0) gets the counts too... */
+    size_t sizing[3] = {0, 0, 0};
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, queries, 6, &o, NULL, 0, 3, sizing),
+           NVS_STATUS_BUFFER_TOO_SMALL, "hits_capacity");
+    CHECK(sizing[0] == 3 && sizing[1] == 3 && sizing[2] == 3);
+    /* ...but a hit buffer that is given and unusable fails before any output is written. */
+    size_t untouched[3] = {7, 7, 7};
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, queries, 6, &o, NULL, 9, 3, untouched),
+           NVS_STATUS_NULL_ARGUMENT, "hits");
+    EXPECT(nvs_store_search_batch(s, NVS_METRIC_COSINE, queries, 6, &o, (nvs_hit *)((char *)hits + 1), 9, 3,
+                                  untouched),
+           NVS_STATUS_INVALID_ARGUMENT, "aligned");
+    CHECK(untouched[0] == 7 && untouched[1] == 7 && untouched[2] == 7);
     nvs_store_free(s);
 }
 
