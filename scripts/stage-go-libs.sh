@@ -76,7 +76,8 @@ size_of() { wc -c <"$1" | tr -d ' '; }
 
 for p in "${platforms[@]}"; do
   triple=$(triple_of "$p")
-  if ! rustup target list --installed | grep -qx "$triple"; then
+  # The host's standard library is always there (and rustup may not be: a distribution's Rust).
+  if [ "$triple" != "$host_triple" ] && ! rustup target list --installed | grep -qx "$triple"; then
     rustup target add "$triple"
   fi
   echo "--- $p ($triple)"
