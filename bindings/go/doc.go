@@ -58,7 +58,19 @@
 //
 // # Linking
 //
-// Build the library first with `cargo build --release` at the repository root. By default the
-// package links target/release/libnvs.a statically, so binaries do not need libnvs.so at run
-// time; build with `-tags nvs_dynamic` to link target/release/libnvs.so instead.
+// The module carries the C library prebuilt for linux/amd64, linux/arm64, darwin/amd64 and
+// darwin/arm64 (lib/<goos>-<goarch>/libnvs.a), so `go get` and `go build` need only cgo and a
+// C compiler, no Rust toolchain. The library is linked statically: binaries do not need
+// libnvs.so at run time, and on Linux `-ldflags '-linkmode external -extldflags -static'`
+// gives a fully static binary.
+//
+// With `-tags nvs_system` the package instead compiles against an installed nvs.h and links
+// the installed library found by `pkg-config nvs` (for example from `cmake --install build
+// --prefix PREFIX`, with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig). That links the shared
+// library: the program must find libnvs.so.0.1 at run time, through the loader's usual
+// paths, LD_LIBRARY_PATH, or an rpath (CGO_LDFLAGS="-Wl,-rpath,PREFIX/lib"). Other
+// platforms need this tag.
+//
+// In the repository, the libraries are not committed: `bash scripts/stage-go-libs.sh` builds
+// the one for this machine from the working tree (see bindings/go/README.md).
 package nvs

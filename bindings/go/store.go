@@ -1,7 +1,6 @@
 package nvs
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdlib.h>
 #include "nvsgo.h"
 */

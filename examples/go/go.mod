@@ -2,6 +2,4 @@ module github.com/native-vector-store/nvs/examples/go
 
 go 1.24
 
-require github.com/native-vector-store/nvs/bindings/go v0.0.0
-
-replace github.com/native-vector-store/nvs/bindings/go => ../../bindings/go
+require github.com/native-vector-store/nvs/bindings/go v0.1.0

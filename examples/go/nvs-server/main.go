@@ -1,11 +1,14 @@
 // Command nvs-server serves nearest-neighbour queries over HTTP from a vector store opened
 // from a .npz archive (or, without -archive, a small demo store of 3-dimensional vectors).
 //
-//	go run . -archive vectors.npz -addr 127.0.0.1:8080
+//	go install github.com/native-vector-store/nvs/examples/go/nvs-server@latest
+//	nvs-server -archive vectors.npz -addr 127.0.0.1:8080
 //	curl -s 'http://127.0.0.1:8080/search?q=0.9,0.1,0&k=2'
 //	curl -s -d '{"vector":[0.9,0.1,0],"k":2,"metric":"cosine"}' http://127.0.0.1:8080/search
 //
-// Build the library first: `cargo build --release` at the repository root.
+// In the repository (examples/go/go.work builds against ../../bindings/go), stage the
+// library for this machine first: `bash scripts/stage-go-libs.sh` at the repository root,
+// then `go run ./nvs-server` in examples/go.
 package main
 
 import (
