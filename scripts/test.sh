@@ -82,16 +82,21 @@ cmake --build build-release -j2
 ctest --test-dir build-release --output-on-failure -j2 -E '^tsan\.'
 
 step "go: vet and race tests (binding and example server)"
+# The module links bindings/go/lib/<goos>-<goarch>/libnvs.a: stage it from the working tree.
 # Go's build cache does not hash libnvs.a (a linker input named in cgo flags): a flag that
 # carries the library's hash makes every rebuilt library relink the test binaries.
-golib=$(sha256sum target/release/libnvs.a | cut -c1-16)
+bash scripts/stage-go-libs.sh
+golib=$(sha256sum "bindings/go/lib/$(go env GOOS)-$(go env GOARCH)/libnvs.a" | cut -c1-16)
 (cd bindings/go && test -z "$(gofmt -l .)" && go vet ./... && go test -race -count=1 -ldflags="-X=main.nvsLib=$golib" ./...)
 (cd examples/go && test -z "$(gofmt -l .)" && go vet ./... && go test -race -count=1 -ldflags="-X=main.nvsLib=$golib" ./...)
+
+step "go: the module as users get it (release tag, static link, vendoring, nvs_system, go install)"
+bash scripts/consumer/go.sh
 
 step "swift: binding tests and quick start"
 skipped swift || bash scripts/swift-test.sh
 
-step "fuzz: archive reader smoke run"
+step "fuzz: archive reader and C API smoke runs"
 skipped fuzz || bash scripts/fuzz.sh smoke
 
 step "bench: smoke mode"

@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 /// Byte-for-byte copies of include/nvs.h.
 const HEADER_COPIES: &[&str] = &["bindings/go/include/nvs.h"];
 
-/// Folders holding a copy of every tests/conformance/*.cases file, and nothing else of that kind.
-const CASES_COPIES: &[&str] = &["bindings/go/testdata/conformance"];
+/// (source, copy): folders holding a copy of every *.cases file of the source folder, and
+/// nothing else of that kind.
+const CASES_COPIES: &[(&str, &str)] = &[
+    ("tests/conformance", "bindings/go/testdata/conformance"),
+    ("tests/conformance/selftest", "bindings/go/testdata/conformance/selftest"),
+];
 
 const REFRESH: &str = "NVS_UPDATE_HEADER=1 cargo test --test header";
 
@@ -128,10 +132,10 @@ fn cases_in(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn conformance_case_copies_match_tests_conformance() {
-    let source_dir = root().join("tests/conformance");
-    let sources = cases_in(&source_dir);
-    assert!(!sources.is_empty(), "no *.cases in {}", source_dir.display());
-    for copy_dir in CASES_COPIES {
+    for (source_rel, copy_dir) in CASES_COPIES {
+        let source_dir = root().join(source_rel);
+        let sources = cases_in(&source_dir);
+        assert!(!sources.is_empty(), "no *.cases in {}", source_dir.display());
         let dir = root().join(copy_dir);
         if updating() {
             std::fs::create_dir_all(&dir).expect("create the copy folder");
@@ -158,14 +162,14 @@ fn conformance_case_copies_match_tests_conformance() {
         for copied in cases_in(&dir) {
             if !source_dir.join(copied.file_name().unwrap()).exists() {
                 problems.push(format!(
-                    "{} is not in tests/conformance",
+                    "{} is not in {source_rel}",
                     copied.file_name().unwrap().to_string_lossy()
                 ));
             }
         }
         assert!(
             problems.is_empty(),
-            "{copy_dir} is not a copy of tests/conformance/*.cases:\n  {}\nRefresh it with: {REFRESH}",
+            "{copy_dir} is not a copy of {source_rel}/*.cases:\n  {}\nRefresh it with: {REFRESH}",
             problems.join("\n  ")
         );
     }

@@ -19,8 +19,8 @@ import (
 // float32 ulp, a raw store's rows exactly.
 
 const (
-	conformanceGlob = "../../tests/conformance/*.cases"
-	toleranceCases  = "../../tests/conformance/selftest/tolerance.cases"
+	conformanceGlob = "testdata/conformance/*.cases"
+	toleranceCases  = "testdata/conformance/selftest/tolerance.cases"
 )
 
 func TestConformance(t *testing.T) {

@@ -242,9 +242,14 @@ nvs_status nvs_store_search_batch(const struct nvs_store *store,
                                   size_t hits_per_query,
                                   size_t *hits_lens);
 
-// Open a format-version-1 `.npz` archive (`path` is NUL-terminated; `.npz` is appended when
-// missing) into a new store with the archive's dimensions and normalize setting, bound to the
-// absolute path. Same as `nvs_store_open_with_flags(path, 0, out)`.
+// Open a format-version-1 `.npz` archive into a new store with the archive's dimensions and
+// normalize setting, bound to the absolute path. `path` (NUL-terminated) is resolved as
+// numpy-vector-store does: empty is `INVALID_ARGUMENT`; `.` components and trailing `/` are
+// dropped ("dir/" means "dir.npz"); `.npz` is appended unless the name ends in it; a relative
+// path is anchored to the working directory. Only a regular file, or a symbolic link to one,
+// is read: a FIFO, device, socket, directory or dangling link gives `IO` ("it is a FIFO, not
+// a regular file") without blocking or reading from it. Same as
+// `nvs_store_open_with_flags(path, 0, out)`.
 nvs_status nvs_store_open(const char *path, struct nvs_store **out);
 
 // `nvs_store_open` with `NVS_OPEN_*` flags. Archives are fully validated before the store is
@@ -258,11 +263,14 @@ nvs_status nvs_store_open_bytes(const uint8_t *bytes,
                                 uint32_t flags,
                                 struct nvs_store **out);
 
-// Save the store as a compressed archive. With a `path`, save there ("Save As") and bind the
-// store to it once the write succeeded; with NULL, save to the bound path (`NO_BOUND_PATH`
-// when there is none). The file is written to a temporary file in the same folder, synced and
-// renamed over the destination, so a failure leaves any previous file and binding intact.
-// Same as `nvs_store_save_with_flags(store, path, 0)`.
+// Save the store as a compressed archive. With a `path` (resolved as in `nvs_store_open`),
+// save there ("Save As") and bind the store to it once the write succeeded; with NULL, save to
+// the bound path (`NO_BOUND_PATH` when there is none). The file is written to a temporary file
+// in the same folder, synced and renamed over the destination, so a failure (`IO`) leaves any
+// previous file and binding intact. An existing destination must be a regular file or a
+// symbolic link: a FIFO, device, socket or directory (also behind a link) gives `IO` and is
+// left alone. A link is replaced by the new file and its target left unchanged, as
+// numpy-vector-store does. Same as `nvs_store_save_with_flags(store, path, 0)`.
 nvs_status nvs_store_save(const struct nvs_store *store, const char *path);
 
 // `nvs_store_save` with `NVS_SAVE_*` flags.
@@ -271,7 +279,9 @@ nvs_status nvs_store_save_with_flags(const struct nvs_store *store,
                                      uint32_t flags);
 
 // Replace every row with the bound archive's contents. The archive must have the store's
-// dimensions and normalize setting. Any failure leaves the store unchanged.
+// dimensions and normalize setting. A bound path that is no longer a regular file (or a link
+// to one) gives `IO` without blocking, as in `nvs_store_open`. Any failure leaves the store
+// unchanged.
 nvs_status nvs_store_reload(struct nvs_store *store);
 
 // `nvs_store_reload` with `NVS_OPEN_*` flags.
