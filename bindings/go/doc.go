@@ -67,7 +67,7 @@
 // With `-tags nvs_system` the package instead compiles against an installed nvs.h and links
 // the installed library found by `pkg-config nvs` (for example from `cmake --install build
 // --prefix PREFIX`, with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig). That links the shared
-// library: the program must find libnvs.so.0.1 at run time, through the loader's usual
+// library: the program must find libnvs.so.0.2 at run time, through the loader's usual
 // paths, LD_LIBRARY_PATH, or an rpath (CGO_LDFLAGS="-Wl,-rpath,PREFIX/lib"). Other
 // platforms need this tag.
 //

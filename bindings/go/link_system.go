@@ -6,7 +6,7 @@ package nvs
 // installed libnvs through pkg-config (nvs.pc, from `cmake --install`): set PKG_CONFIG_PATH
 // to PREFIX/lib/pkgconfig when the prefix is not a default one. pkg-config gives only
 // -L and -lnvs, so the linker picks the shared library and the program needs to find
-// libnvs.so.0.1 (libnvs.0.1.dylib) at run time: install it where the loader looks, set
+// libnvs.so.0.2 (libnvs.0.2.dylib) at run time: install it where the loader looks, set
 // LD_LIBRARY_PATH (DYLD_LIBRARY_PATH), or record an rpath at build time with
 // CGO_LDFLAGS="-Wl,-rpath,PREFIX/lib".
 

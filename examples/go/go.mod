@@ -2,4 +2,4 @@ module github.com/native-vector-store/nvs/examples/go
 
 go 1.24
 
-require github.com/native-vector-store/nvs/bindings/go v0.1.0
+require github.com/native-vector-store/nvs/bindings/go v0.2.0

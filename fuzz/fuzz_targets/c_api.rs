@@ -1563,7 +1563,17 @@ fn main_options(spec: &OptSpec, eff: &Eff, fault: Option<OptFault>, e: &mut Expe
             backed.o.size = want.saturating_sub(1 + k as usize % want);
             e.on(true, INVALID_ARGUMENT);
         }
-        Some(OptFault::SizeLarger(k)) => backed.o.size = want + 1 + k as usize % 200,
+        Some(OptFault::SizeLarger(k)) => {
+            // A newer caller's struct: accepted while the bytes this library does not know are
+            // all zero, INVALID_ARGUMENT once one is set (k's low bit picks which).
+            let extra = 1 + (k as usize >> 1) % 200;
+            backed.o.size = want + extra;
+            backed.spare[..extra].fill(0);
+            if k & 1 == 1 {
+                backed.spare[extra - 1] = 1;
+                e.on(true, INVALID_ARGUMENT);
+            }
+        }
         Some(OptFault::WithinNull(k)) => {
             backed.o.within_rows = std::ptr::null();
             backed.o.within_rows_len = 1 + k as usize;

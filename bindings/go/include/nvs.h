@@ -19,9 +19,9 @@
 #include <stdint.h>
 
 #define NVS_VERSION_MAJOR 0
-#define NVS_VERSION_MINOR 1
+#define NVS_VERSION_MINOR 2
 #define NVS_VERSION_PATCH 0
-#define NVS_VERSION "0.1.0"
+#define NVS_VERSION "0.2.0"
 
 // The largest `nvs_search_options.size` accepted (a bound on how much is read).
 #define NVS_SEARCH_OPTIONS_MAX_SIZE 1024
