@@ -12,8 +12,9 @@
 #       darwin/amd64 (what the Go release commit adds to the module). Tested by
 #       scripts/consumer/go.sh (a tagged module copy: build, vet, race tests, static link,
 #       vendoring, nvs_system, go install).
-#   dist/NativeVectorStore.xcframework.zip and its SwiftPM checksum (sha256)
-#       Built and structure-checked by scripts/build-xcframework.sh.
+#   dist/CNVS.xcframework.zip and dist/CNVS.xcframework.checksum (SwiftPM's sha256)
+#       Built by scripts/build-xcframework.sh, checked by scripts/check-xcframework.sh (plist,
+#       slices, architectures, platform load commands, exported symbols).
 #
 # Then it prints the tags to push. Publishing (tags, uploads) is the maintainers' step:
 # docs/releasing.md.
@@ -45,7 +46,7 @@ parts=" ${NVS_RELEASE_PARTS:-c go swift} "
 part() { [[ "$parts" == *" $1 "* ]]; }
 
 need=()
-for pkg in gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user llvm pkg-config; do
+for pkg in gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user llvm zip unzip pkg-config; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -125,7 +126,8 @@ fi
 # ---- Swift: the XCFramework ------------------------------------------------------------------
 if part swift; then
   say "XCFramework"
-  bash scripts/build-xcframework.sh --out "$dist"
+  bash scripts/build-xcframework.sh
+  bash scripts/check-xcframework.sh
 fi
 
 say "done in $((SECONDS - start)) s"
@@ -137,6 +139,6 @@ Artifacts are in dist/. To publish $version (docs/releasing.md):
   git tag v$version && git push origin v$version
   # the Go release commit adds bindings/go/lib/*/libnvs.a (dist/nvs-go-libs-$version.tar.gz), then:
   git tag bindings/go/v$version && git tag examples/go/v$version && git push origin bindings/go/v$version examples/go/v$version
-  # attach dist/*.tar.gz and dist/NativeVectorStore.xcframework.zip to the v$version release;
-  # Package.swift's binaryTarget names its URL and checksum (dist/NativeVectorStore.xcframework.zip.sha256).
+  # attach dist/*.tar.gz and dist/CNVS.xcframework.zip to the v$version release; before tagging,
+  # scripts/build-xcframework.sh --release-url URL writes that URL and the checksum into Package.swift.
 EOF

@@ -1875,12 +1875,16 @@ fn op_batch(
         singles.push(hits1);
     }
     let counts: Vec<usize> = singles.iter().map(Vec::len).collect();
-    if !pointer_faults && !any_value_fault && (cap < needed || counts.iter().any(|&c| c > hpq)) {
-        e.on(true, BUFFER_TOO_SMALL);
-    }
-    if !pointer_faults && !any_value_fault && !(cap < needed || counts.iter().any(|&c| c > hpq)) {
-        e.on(needed > 0 && hptr.is_null(), NULL_ARGUMENT);
-        e.on(needed > 0 && !hptr.is_null() && !hptr.is_aligned(), INVALID_ARGUMENT);
+    if !pointer_faults && !any_value_fault {
+        // A hit buffer that is given (capacity > 0) must be usable before anything is written;
+        // then a short one is BUFFER_TOO_SMALL (NULL with capacity 0 is a sizing call).
+        let hits_null = cap > 0 && hptr.is_null();
+        let hits_misaligned = cap > 0 && !hptr.is_null() && !hptr.is_aligned();
+        e.on(hits_null, NULL_ARGUMENT);
+        e.on(hits_misaligned, INVALID_ARGUMENT);
+        if !hits_null && !hits_misaligned && (cap < needed || counts.iter().any(|&c| c > hpq)) {
+            e.on(true, BUFFER_TOO_SMALL);
+        }
     }
     e.judge(cx, "nvs_store_search_batch", s);
     let written_hits = if hptr == hits.as_mut_ptr() { &hits[..] } else { &hits[..0] };
