@@ -8,7 +8,7 @@
 # Needs: cargo, a C/C++ compiler, cmake, GoogleTest, libclang (bindgen), go, python3 (venv),
 # and swift on PATH or ../shared/tools/swift-chroot. `.ci/run` installs these on a new machine.
 # Env: NVS_PYTHON (default .venv/bin/python, created from tests/python/requirements.txt),
-#      NVS_SKIP (space-separated step names to skip, e.g. "swift fuzz" for a quick local run).
+#      NVS_SKIP (space-separated step names to skip: swift xcframework fuzz bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -95,6 +95,12 @@ bash scripts/consumer/go.sh
 
 step "swift: binding tests and quick start"
 skipped swift || bash scripts/swift-test.sh
+
+step "swift: consumers by git URL at a tag and by path (outside the repository)"
+skipped swift || bash scripts/consumer/swift.sh
+
+step "swift: XCFramework cross-built on Linux and its structure checked"
+skipped xcframework || { bash scripts/build-xcframework.sh && bash scripts/check-xcframework.sh; }
 
 step "fuzz: archive reader and C API smoke runs"
 skipped fuzz || bash scripts/fuzz.sh smoke
