@@ -186,17 +186,24 @@ impl VectorStore {
         self.rows.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Validate a batch of row-major rows and prepare them for storage (normalized copies for
-    /// a normalize store). `what` names the rows in messages ("vectors", "loaded vectors").
-    pub(crate) fn prepare_rows(&self, vectors: &[f32], what: &str) -> Result<PreparedRows> {
+    /// The one shape check of a row batch: `len` values must make whole rows.
+    fn check_whole_rows(&self, len: usize, what: &str) -> Result<()> {
         let d = self.dimensions;
-        if !vectors.len().is_multiple_of(d) {
+        if !len.is_multiple_of(d) {
             fail!(
                 DimensionMismatch,
-                "{what} hold {} values, not a whole number of rows of {d} dimensions",
-                vectors.len()
+                "{what} hold {len} values, not a whole number of rows of {d} dimensions"
             );
         }
+        Ok(())
+    }
+
+    /// Validate a batch of row-major rows and prepare them for storage (normalized copies for
+    /// a normalize store). `what` names the rows in messages ("vectors", "loaded vectors").
+    /// The caller has checked that `vectors` makes whole rows.
+    pub(crate) fn prepare_rows(&self, vectors: &[f32], what: &str) -> Result<PreparedRows> {
+        let d = self.dimensions;
+        debug_assert!(vectors.len().is_multiple_of(d));
         let mut out = Vec::new();
         out.try_reserve_exact(vectors.len())?;
         memory::advise_huge_pages(&mut out);
@@ -224,13 +231,7 @@ impl VectorStore {
     /// place, so loading an archive needs no second row buffer (same values, bit for bit).
     pub(crate) fn prepare_owned_rows(&self, mut vectors: Vec<f32>, what: &str) -> Result<PreparedRows> {
         let d = self.dimensions;
-        if !vectors.len().is_multiple_of(d) {
-            fail!(
-                DimensionMismatch,
-                "{what} hold {} values, not a whole number of rows of {d} dimensions",
-                vectors.len()
-            );
-        }
+        self.check_whole_rows(vectors.len(), what)?;
         let mut stats = RowStats::new(self.normalize, vectors.len() / d)?;
         let mut scaled = [0.0f32; SCALE_CHUNK];
         for (r, row) in vectors.chunks_exact_mut(d).enumerate() {
@@ -250,15 +251,8 @@ impl VectorStore {
     /// Append rows with their ids. `vectors` is row-major, `dimensions` wide. With `ids` of
     /// `None`, each row's id is its row index. A failing batch adds nothing.
     pub fn add(&self, vectors: &[f32], ids: Option<&[u64]>) -> Result<()> {
-        let d = self.dimensions;
-        if !vectors.len().is_multiple_of(d) {
-            fail!(
-                DimensionMismatch,
-                "vectors hold {} values, not a whole number of rows of {d} dimensions (store dimensions {d})",
-                vectors.len()
-            );
-        }
-        let n = vectors.len() / d;
+        self.check_whole_rows(vectors.len(), "vectors")?;
+        let n = vectors.len() / self.dimensions;
         if let Some(ids) = ids {
             if ids.len() != n {
                 fail!(InvalidArgument, "number of vectors ({n}) must match number of ids ({})", ids.len());
