@@ -2,9 +2,10 @@
 // Refresh with: NVS_UPDATE_BINDINGS=1 cargo test --test abi_bindgen
 
 pub const NVS_VERSION_MAJOR: u32 = 0;
-pub const NVS_VERSION_MINOR: u32 = 1;
+pub const NVS_VERSION_MINOR: u32 = 2;
 pub const NVS_VERSION_PATCH: u32 = 0;
-pub const NVS_VERSION: &[u8; 6] = b"0.1.0\0";
+pub const NVS_VERSION: &[u8; 6] = b"0.2.0\0";
+pub const NVS_SEARCH_OPTIONS_MAX_SIZE: u32 = 1024;
 pub const NVS_OPEN_ROW_INDEX_METADATA: u32 = 1;
 pub const NVS_SAVE_UNCOMPRESSED: u32 = 1;
 pub const NVS_SAVE_PICKLED_METADATA: u32 = 2;
