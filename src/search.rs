@@ -1,8 +1,9 @@
 //! Exact search: validation of a search request, the scan over rows in blocks, and top-k.
 //! Values follow the reference (numpy-vector-store 0.7.0): normalized stores compute in f32;
-//! raw stores give the f64 value the reference computes. There the f32 kernel result only
-//! screens rows: with a proven bound on its error, rows that cannot enter the top-k or pass
-//! the threshold are dropped, and the few others get their exact f64 dot or distance.
+//! raw stores give the exact value correctly rounded to the reference's type (f64 dot and
+//! distance, f32 cosine). There the f32 kernel result only screens rows: with a proven bound
+//! on its error, rows that cannot enter the top-k or pass the threshold are dropped, and the
+//! few others get their exact value (`kernels::Kernel::dots_exact` and friends).
 
 use std::sync::OnceLock;
 
@@ -100,7 +101,8 @@ impl<'a> Plan<'a> {
         if !normalize {
             return Ok(Query(query.to_vec()));
         }
-        let norm = kernels::norm_sq_f64(query).sqrt();
+        // Correctly rounded, so the normalized query is the reference's whenever its norm is.
+        let norm = kernels::norm_exact(query);
         if norm == 0.0 {
             match which {
                 Some(i) => fail!(ZeroNorm, "cannot search with zero-norm query vector (query {i})"),
@@ -306,10 +308,10 @@ impl<'a> Plan<'a> {
     }
 
     /// Raw stores: candidates `start..start + refs.len()` with their f32 kernel results in
-    /// `raw`. The value is the reference's: the f64 dot (raw cosine: divided by the row norm
-    /// and rounded to f32) or the f64 distance. A row is dropped when the f32 result plus its
-    /// error bound still ranks below the current k-th value or fails the threshold; only the
-    /// rest pay for the exact f64 computation.
+    /// `raw`. The value is the exact one, correctly rounded: the f64 dot product or distance,
+    /// the f32 cosine (the reference's dot over the row norm rounded to f32). A row is dropped
+    /// when the f32 result plus its error bound still ranks below the current k-th value or
+    /// fails the threshold; only the rest pay for the exact value.
     fn offer_raw(
         &self,
         kernel: Kernel,
@@ -334,7 +336,9 @@ impl<'a> Plan<'a> {
         const CHUNK: usize = 16;
         let mut exact_refs: [&[f32]; CHUNK] = [&[]; CHUNK];
         let mut exact_rows = [0usize; CHUNK];
-        let mut dots = [0.0f64; CHUNK];
+        let mut values = [0.0f64; CHUNK];
+        let mut norms = [0.0f64; CHUNK];
+        let mut cosines = [0.0f32; CHUNK];
         for (c, (raw, refs)) in raw.chunks(CHUNK).zip(refs.chunks(CHUNK)).enumerate() {
             // The limit a row's optimistic bound must reach: the k-th value or the threshold.
             let bar = match (top.worst(), self.threshold) {
@@ -365,18 +369,21 @@ impl<'a> Plan<'a> {
                 exact_rows[n] = row;
                 n += 1;
             }
-            if self.metric == Metric::Euclidean {
-                for (&v, &row) in exact_refs[..n].iter().zip(&exact_rows[..n]) {
-                    self.keep(kernels::l2sq_f64(q, v).sqrt(), row, top);
+            let (refs, rows) = (&exact_refs[..n], &exact_rows[..n]);
+            match self.metric {
+                Metric::Dot => kernel.dots_exact(q, refs, &mut values[..n]),
+                Metric::Euclidean => kernel.distances_exact(q, refs, &mut values[..n]),
+                Metric::Cosine => {
+                    for (norm, &row) in norms.iter_mut().zip(rows) {
+                        *norm = self.rows.norms[row];
+                    }
+                    kernel.cosines_exact(q, refs, &norms[..n], &mut cosines[..n]);
+                    for (v, &c) in values.iter_mut().zip(&cosines[..n]) {
+                        *v = c as f64;
+                    }
                 }
-                continue;
             }
-            kernel.dots_f64(q, &exact_refs[..n], &mut dots[..n]);
-            for (&dot, &row) in dots[..n].iter().zip(&exact_rows[..n]) {
-                let value = match self.metric {
-                    Metric::Cosine => (dot / self.rows.norms[row]) as f32 as f64,
-                    _ => dot,
-                };
+            for (&value, &row) in values[..n].iter().zip(rows) {
                 self.keep(value, row, top);
             }
         }

@@ -383,6 +383,33 @@ fn raw_values_are_the_float64_values() {
 }
 
 #[test]
+fn raw_values_are_the_exact_values_correctly_rounded() {
+    // Each exact value lies just above a rounding midpoint, where summing in plain f64 (or
+    // rounding the f64 quotient to f32) lands on the lower neighbour.
+    let t = |e: i32| 2f32.powi(e);
+    let dot = store(3, false, &[&[1.0, t(-53), t(-90)]]);
+    let euclid = store(4, false, &[&[1.0, t(-26), t(-53), t(-60)]]);
+    let cosine = store(4, false, &[&[1.0, 1.0, 1.0, 1.0]]);
+    let cases: [(&VectorStore, Metric, &[f32], f64); 4] = [
+        (&dot, Metric::Dot, &[1.0, 1.0, 1.0], 1.0f64.next_up()),
+        // Halfway exactly: ties to even.
+        (&dot, Metric::Dot, &[1.0, 1.0, 0.0], 1.0),
+        (&euclid, Metric::Euclidean, &[0.0; 4], 1.0f64.next_up()),
+        (&cosine, Metric::Cosine, &[1.0, t(-24), t(-60), 0.0], 0.5f32.next_up() as f64),
+    ];
+    for (s, metric, q, want) in cases {
+        for threads in [1, 2] {
+            let o = SearchOptions { top_k: 1, threads, ..Default::default() };
+            assert_eq!(s.search(metric, q, &o).unwrap()[0].value, want, "{metric:?} {q:?}");
+            assert_eq!(s.search_batch(metric, q, &o).unwrap()[0][0].value, want);
+            // A threshold equal to the value keeps the row.
+            let o = SearchOptions { threshold: Some(want), ..o };
+            assert_eq!(s.search(metric, q, &o).unwrap().len(), 1);
+        }
+    }
+}
+
+#[test]
 fn raw_dot_and_euclidean_screening_match_exact_ranking() {
     let d = 64;
     let mut x: u64 = 5;

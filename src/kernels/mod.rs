@@ -9,10 +9,15 @@
 //!
 //! Within one implementation a (query, row) pair always gets the same value bit for bit,
 //! wherever the row sits in a block and whether it came from a single or a batch search.
-//! Implementations differ from each other only by float rounding.
+//! Implementations differ from each other only by float rounding, except the exact values of
+//! raw stores ([`Kernel::dots_exact`], [`Kernel::distances_exact`], [`Kernel::cosines_exact`],
+//! [`norm_exact`]): those are correctly rounded, so every implementation gives the same bits.
 
 use std::sync::OnceLock;
 
+pub use exact::norm_hint_tolerance;
+
+mod exact;
 pub mod portable;
 mod simd;
 #[cfg(test)]
@@ -168,36 +173,72 @@ impl Kernel {
         }
     }
 
-    /// Dot products of `query` with each row accumulated in f64, equal bit for bit to
-    /// [`dot_f64`] on every implementation (the exact path for raw-store cosine).
+    /// Correctly rounded dot products: `out[i]` is the f64 nearest the exact dot product of
+    /// `query` and `rows[i]` (ties to even), the same bits on every implementation (the values
+    /// of a raw store's dot search; see `exact.rs`).
     ///
     /// Panics as [`Kernel::scores`] does.
-    pub fn dots_f64(self, query: &[f32], rows: &[&[f32]], out: &mut [f64]) {
-        assert_eq!(out.len(), rows.len(), "one output per row");
+    pub fn dots_exact(self, query: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+        self.check_exact(query, rows, out.len());
+        match self {
+            // SAFETY (instruction-set arms): the CPU supports `self` (checked above).
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::avx2_dots_exact(query, rows, out) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::avx512_dots_exact(query, rows, out) },
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => unsafe { neon::neon_dots_exact(query, rows, out) },
+            // SAFETY: the portable lanes run anywhere.
+            _ => unsafe { exact::dots::<exact::Pair>(query, rows, out) },
+        }
+    }
+
+    /// Correctly rounded euclidean distances: `out[i]` is the f64 nearest the exact distance
+    /// between `query` and `rows[i]` (ties to even), the same bits on every implementation.
+    ///
+    /// Panics as [`Kernel::scores`] does.
+    pub fn distances_exact(self, query: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+        self.check_exact(query, rows, out.len());
+        match self {
+            // SAFETY (instruction-set arms): the CPU supports `self` (checked above).
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::avx2_distances_exact(query, rows, out) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::avx512_distances_exact(query, rows, out) },
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => unsafe { neon::neon_distances_exact(query, rows, out) },
+            // SAFETY: the portable lanes run anywhere.
+            _ => unsafe { exact::distances::<exact::Pair>(query, rows, out) },
+        }
+    }
+
+    /// Correctly rounded cosines: `out[i]` is the f32 nearest the exact `dot(query, rows[i]) /
+    /// |rows[i]|` (ties to even), the same bits on every implementation. `norms[i]` is the
+    /// row's norm to within [`norm_hint_tolerance`] (relative), as the store caches it; it
+    /// only speeds the computation up, the result is exact whatever its last bits.
+    ///
+    /// Panics as [`Kernel::scores`] does, and if `norms.len() != rows.len()`.
+    pub fn cosines_exact(self, query: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
+        self.check_exact(query, rows, out.len());
+        assert_eq!(norms.len(), rows.len(), "one norm per row");
+        match self {
+            // SAFETY (instruction-set arms): the CPU supports `self` (checked above).
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::avx2_cosines_exact(query, rows, norms, out) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::avx512_cosines_exact(query, rows, norms, out) },
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => unsafe { neon::neon_cosines_exact(query, rows, norms, out) },
+            // SAFETY: the portable lanes run anywhere.
+            _ => unsafe { exact::cosines::<exact::Pair>(query, rows, norms, out) },
+        }
+    }
+
+    fn check_exact(self, query: &[f32], rows: &[&[f32]], outputs: usize) {
+        assert_eq!(outputs, rows.len(), "one output per row");
         let d = query.len();
         assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the query");
         assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
-        let mut ptrs = [std::ptr::null::<f32>(); CHUNK];
-        for (rows, out) in rows.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
-            for (p, r) in ptrs.iter_mut().zip(rows) {
-                *p = r.as_ptr();
-            }
-            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-            let ptrs = &ptrs[..rows.len()];
-            match self {
-                // SAFETY (both arms): pointers from slices of d floats (checked above), out
-                // has one slot per row, and the CPU supports `self`.
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx2 => unsafe { x86::avx2_dot_f64_rows(d, query.as_ptr(), ptrs, out) },
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 => unsafe { x86::avx512_dot_f64_rows(d, query.as_ptr(), ptrs, out) },
-                _ => {
-                    for (o, r) in out.iter_mut().zip(rows) {
-                        *o = dot_f64(query, r);
-                    }
-                }
-            }
-        }
     }
 
     /// # Safety
@@ -276,34 +317,17 @@ fn sum_f64<'a>(a: &'a [f32], b: &'a [f32], term: impl Fn(f32, f32) -> f64) -> f6
     (((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))) + tail
 }
 
-/// Dot product accumulated in f64: the slow path for rows whose f32 result overflowed or
-/// underflowed (raw, non-normalized stores with extreme magnitudes).
-pub fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
-    sum_f64(a, b, |x, y| x as f64 * y as f64)
-}
-
-/// Squared euclidean distance accumulated in f64 (see [`dot_f64`]): the exact value of a raw
-/// store's euclidean search.
-pub fn l2sq_f64(a: &[f32], b: &[f32]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if Kernel::active() != Kernel::Portable {
-        // SAFETY: every non-portable x86 kernel implies AVX2 and FMA (checked by `active`).
-        return unsafe { x86::avx2_l2sq_f64(a, b) };
-    }
-    l2sq_f64_generic(a, b)
-}
-
-/// The one definition of [`l2sq_f64`] (see [`norm_sq_f64_generic`]).
-#[inline(always)]
-pub(crate) fn l2sq_f64_generic(a: &[f32], b: &[f32]) -> f64 {
-    sum_f64(a, b, |x, y| {
-        let d = x as f64 - y as f64;
-        d * d
-    })
+/// The correctly rounded euclidean norm of `a` (ties to even): the query norm of a search.
+pub fn norm_exact(a: &[f32]) -> f64 {
+    exact::norm(a)
 }
 
 /// Squared norm accumulated in f64, so finite rows of any magnitude never overflow. Each square
-/// of an f32 is exact in f64, so only the (fixed) summation order rounds.
+/// of an f32 is exact in f64, so only the (fixed) summation order rounds: eight lanes of at
+/// most `len / 8` terms, a tail chain of at most 7, four more additions, all terms
+/// non-negative, so the relative error is below `(len / 8 + 8) * 2^-53`. Its square root is
+/// what raw stores cache as a row's norm, well within the [`norm_hint_tolerance`] that
+/// [`Kernel::cosines_exact`] allows.
 pub fn norm_sq_f64(a: &[f32]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if Kernel::active() != Kernel::Portable {

@@ -3,6 +3,7 @@
 
 use core::arch::aarch64::*;
 
+use super::exact::{self, F64s};
 use super::simd::{self, Lanes};
 
 #[derive(Clone, Copy)]
@@ -62,4 +63,76 @@ pub(crate) unsafe fn neon_tile<const L2: bool>(
 ) {
     // 4 x 4 = 16 accumulators + 4 row registers of the 32 vector registers.
     simd::tile::<Neon, L2, 4, 4>(d, qs, rows, out, stride)
+}
+
+/// Two f64 lanes for the correctly rounded values of `exact.rs`.
+#[derive(Clone, Copy)]
+pub(crate) struct NeonF64(float64x2_t);
+
+impl F64s for NeonF64 {
+    const WIDTH: usize = 2;
+    const FMA: bool = true;
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        NeonF64(vdupq_n_f64(0.0))
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> Self {
+        NeonF64(vdupq_n_f64(x))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        NeonF64(vcvt_f64_f32(vld1_f32(p)))
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        let mut buf = [0.0f32; 2];
+        core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+        NeonF64(vcvt_f64_f32(vld1_f32(buf.as_ptr())))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        NeonF64(vaddq_f64(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        NeonF64(vsubq_f64(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        NeonF64(vmulq_f64(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        NeonF64(vfmaq_f64(c.0, self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        NeonF64(vabsq_f64(self.0))
+    }
+    #[inline(always)]
+    unsafe fn store(self, out: *mut f64) {
+        vst1q_f64(out, self.0)
+    }
+}
+
+/// # Safety
+/// The CPU has NEON (always on aarch64).
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn neon_dots_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+    exact::dots::<NeonF64>(q, rows, out)
+}
+
+/// # Safety
+/// As for [`neon_dots_exact`].
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn neon_distances_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+    exact::distances::<NeonF64>(q, rows, out)
+}
+
+/// # Safety
+/// As for [`neon_dots_exact`].
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn neon_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
+    exact::cosines::<NeonF64>(q, rows, norms, out)
 }

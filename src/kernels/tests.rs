@@ -224,50 +224,6 @@ fn a_row_of_the_wrong_width_is_rejected() {
 }
 
 #[test]
-fn f64_reductions_are_accurate_and_overflow_safe() {
-    let mut rng = Rng(17);
-    for n in 0..=70 {
-        let a = rng.vec(n);
-        let b = rng.vec(n);
-        let naive_dot: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
-        let naive_l2: f64 = a.iter().zip(&b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum();
-        let naive_norm: f64 = a.iter().map(|&x| x as f64 * x as f64).sum();
-        assert!((dot_f64(&a, &b) - naive_dot).abs() <= 1e-12 * naive_norm.max(1.0) * 1e4);
-        assert!((l2sq_f64(&a, &b) - naive_l2).abs() <= 1e-12 * naive_l2.max(1.0));
-        assert!((norm_sq_f64(&a) - naive_norm).abs() <= 1e-12 * naive_norm.max(1.0));
-    }
-    let big = vec![3e38f32; 19];
-    let x = 3e38f32 as f64;
-    let want = 19.0 * x * x;
-    assert!((norm_sq_f64(&big) - want).abs() <= 1e-15 * want);
-    assert!(dot_f64(&big, &big).is_finite());
-}
-
-#[test]
-fn f64_dots_equal_the_portable_f64_dot_bit_for_bit() {
-    let mut rng = Rng(23);
-    for kernel in others() {
-        for d in 0..=70 {
-            for n in [0, 1, 3, 4, 5, 9, 300] {
-                let q = rng.vec(d);
-                let data = rng.vec(n * d);
-                let rows: Vec<&[f32]> = (0..n).map(|i| &data[i * d..(i + 1) * d]).collect();
-                let mut got = vec![f64::NAN; n];
-                kernel.dots_f64(&q, &rows, &mut got);
-                for i in 0..n {
-                    assert_eq!(
-                        got[i].to_bits(),
-                        dot_f64(&q, rows[i]).to_bits(),
-                        "{} d={d} row {i}",
-                        kernel.name()
-                    );
-                }
-            }
-        }
-    }
-}
-
-#[test]
 fn ingestion_kernels_give_the_same_bits_on_every_path() {
     let mut rng = Rng(99);
     for n in [0usize, 1, 7, 8, 9, 63, 384, 1000] {
@@ -276,14 +232,6 @@ fn ingestion_kernels_give_the_same_bits_on_every_path() {
         assert_eq!(norm_sq_f64(&row).to_bits(), norm.to_bits(), "n={n}");
         let want: f64 = row.iter().map(|&x| x as f64 * x as f64).sum();
         assert!((norm - want).abs() <= 1e-12 * want.max(1.0));
-        let other = rng.vec(n);
-        assert_eq!(l2sq_f64(&row, &other).to_bits(), l2sq_f64_generic(&row, &other).to_bits());
-        #[cfg(target_arch = "x86_64")]
-        if Kernel::Avx2.is_supported() {
-            // SAFETY: AVX2 and FMA are present (checked).
-            let forced = unsafe { x86::avx2_l2sq_f64(&row, &other) };
-            assert_eq!(forced.to_bits(), l2sq_f64_generic(&row, &other).to_bits());
-        }
         let inv = 1.0 / norm.sqrt().max(1e-30);
         let mut a = vec![0.0f32; n];
         let mut b = vec![0.0f32; n];
@@ -297,6 +245,412 @@ fn ingestion_kernels_give_the_same_bits_on_every_path() {
             assert_eq!(forced.to_bits(), norm.to_bits());
             unsafe { x86::avx2_scale_f64(&row, inv, &mut a) };
             assert_eq!(a, b);
+        }
+    }
+}
+
+// ---- Correctly rounded values (exact.rs) ----------------------------------------------------
+//
+// The oracle here is independent of exact.rs: inputs are f32 values m * 2^k with |m| < 2^24
+// and k in [-20, 10], so each is an integer times 2^-20 below 2^54, and every dot product or
+// squared distance of up to 500 of them is an integer (times 2^-40) below 2^118: i128 holds it
+// exactly, and Rust's i128 -> f64 conversion rounds to nearest, ties to even. That covers
+// cancellation down to 2^-40 from terms up to 2^68. Inputs over the whole f32 range (sub-
+// normals to 3e38) are checked instead for agreement between the fast tier and the exact
+// accumulator, which are independent algorithms, on every kernel (tests/python/
+// test_raw_exact.py checks them against Python fractions).
+
+use super::exact::{self, Exact};
+
+/// `x * 2^20` as an integer (x must be a multiple of 2^-20 below 2^100).
+fn scaled(x: f32) -> i128 {
+    let v = x as f64 * (1u64 << 20) as f64;
+    assert!(v == v.trunc() && v.abs() < 2f64.powi(100), "{x} is outside the oracle's domain");
+    v as i128
+}
+
+fn oracle_dot(a: &[f32], b: &[f32]) -> f64 {
+    let t: i128 = a.iter().zip(b).map(|(&x, &y)| scaled(x) * scaled(y)).sum();
+    t as f64 * 2f64.powi(-40)
+}
+
+fn oracle_l2sq(a: &[f32], b: &[f32]) -> u128 {
+    a.iter().zip(b).map(|(&x, &y)| (scaled(x) - scaled(y)).pow(2) as u128).sum()
+}
+
+/// `x = m * 2^e`, m the 53-bit integer significand (x normal, positive).
+fn parts64(x: f64) -> (u128, i32) {
+    let bits = x.to_bits();
+    (((bits & ((1 << 52) - 1)) | (1 << 52)) as u128, ((bits >> 52) as i32) - 1075)
+}
+
+/// Compare `t * 2^-40` with `x * 2^e`.
+fn cmp_scaled(t: u128, x: u128, e: i32) -> std::cmp::Ordering {
+    let k = e + 40;
+    if k >= 0 {
+        t.cmp(&x.checked_shl(k as u32).filter(|v| v >> k == x).expect("oracle overflow"))
+    } else {
+        let s = (-k) as u32;
+        assert!(t.leading_zeros() > s, "oracle overflow");
+        (t << s).cmp(&x)
+    }
+}
+
+/// Whether `r` is sqrt(t * 2^-40) rounded to nearest, ties to even.
+fn is_rounded_sqrt(t: u128, r: f64) -> bool {
+    use std::cmp::Ordering::*;
+    if t == 0 || r <= 0.0 {
+        return t == 0 && r == 0.0;
+    }
+    let (m, e) = parts64(r);
+    let even = r.to_bits() & 1 == 0;
+    let up = cmp_scaled(t, (2 * m + 1).pow(2), 2 * e - 2);
+    let down = if m == 1 << 52 {
+        cmp_scaled(t, (4 * m - 1).pow(2), 2 * e - 4)
+    } else {
+        cmp_scaled(t, (2 * m - 1).pow(2), 2 * e - 2)
+    };
+    match (down, up) {
+        (Greater, Less) => true,
+        (Equal, Less) | (Greater, Equal) => even,
+        _ => false,
+    }
+}
+
+impl Rng {
+    /// m * 2^k, |m| < 2^24 of random bit length, k in [-20, 10]: the oracle's domain.
+    fn limited(&mut self) -> f32 {
+        let bits = self.next() % 25;
+        let m = (self.next() >> 40) as i64 & ((1i64 << bits) - 1);
+        let k = (self.next() % 31) as i32 - 20;
+        let m = if self.next() & 1 == 0 { m } else { -m };
+        m as f32 * 2f32.powi(k)
+    }
+    /// Any finite f32: random bits (subnormals, zeros, up to 3e38).
+    fn any(&mut self) -> f32 {
+        loop {
+            let x = f32::from_bits(self.next() as u32);
+            if x.is_finite() {
+                return x;
+            }
+        }
+    }
+    /// A value of a random magnitude among nine decades around a random scale.
+    fn wide(&mut self, scale: i32) -> f32 {
+        let e = scale + (self.next() % 60) as i32 - 30;
+        self.value() * 2f32.powi(e.clamp(-140, 120))
+    }
+}
+
+/// Rows whose products cancel: pairs x*y and x'*y' of nearly opposite value plus a few small
+/// terms, in the oracle's domain when `limited`.
+fn cancelling(rng: &mut Rng, d: usize, limited: bool) -> (Vec<f32>, Vec<f32>) {
+    let mut q = Vec::with_capacity(d);
+    let mut r = Vec::with_capacity(d);
+    let pick = |rng: &mut Rng| if limited { rng.limited() } else { rng.wide(0) };
+    while q.len() < d {
+        let (x, y) = (pick(rng), pick(rng));
+        q.push(x);
+        r.push(y);
+        if q.len() < d {
+            // x' * y' close to -x * y: y' = -x * y / x' rounded to f32 (and to the domain).
+            let x2 = pick(rng);
+            let mut y2 = if x2 == 0.0 { 0.0 } else { (-(x as f64) * y as f64 / x2 as f64) as f32 };
+            if limited {
+                y2 = ((y2 as f64 * 1048576.0).round() / 1048576.0) as f32;
+                if y2.abs() >= 2f32.powi(34) || scaled_ok(y2).is_none() {
+                    y2 = 0.0;
+                }
+            }
+            if !y2.is_finite() {
+                y2 = 0.0;
+            }
+            q.push(x2);
+            r.push(y2);
+        }
+    }
+    (q, r)
+}
+
+fn scaled_ok(x: f32) -> Option<i128> {
+    let v = x as f64 * 1048576.0;
+    (v == v.trunc() && v.abs() < 2f64.powi(54)).then_some(v as i128)
+}
+
+/// (query, rows) pairs of many kinds for width `d`.
+fn exact_cases(rng: &mut Rng, d: usize, limited: bool) -> Vec<(Vec<f32>, Vec<f32>)> {
+    let mut cases = Vec::new();
+    let gen = |rng: &mut Rng| -> f32 {
+        if limited {
+            rng.limited()
+        } else {
+            rng.any()
+        }
+    };
+    for _ in 0..6 {
+        cases.push(((0..d).map(|_| gen(rng)).collect(), (0..d).map(|_| gen(rng)).collect()));
+    }
+    cases.push(cancelling(rng, d, limited));
+    cases.push(cancelling(rng, d, limited));
+    // Nearly equal vectors (euclidean cancellation: tiny differences of large values).
+    let q: Vec<f32> = (0..d).map(|_| gen(rng)).collect();
+    let r: Vec<f32> = q
+        .iter()
+        .map(|&x| {
+            let y = if rng.next().is_multiple_of(3) { x } else { f32::from_bits(x.to_bits() ^ 1) };
+            if limited && scaled_ok(y).is_none() {
+                x
+            } else {
+                y
+            }
+        })
+        .collect();
+    cases.push((q, r));
+    if !limited {
+        for scale in [-120, -60, 0, 60, 120] {
+            let q = (0..d).map(|_| rng.wide(scale)).collect();
+            let r = (0..d).map(|_| rng.wide(-scale / 2)).collect();
+            cases.push((q, r));
+        }
+        let (q, r) = cancelling(rng, d, false);
+        cases.push((q.iter().map(|&x| x * 2f32.powi(-100)).collect(), r));
+    }
+    cases
+}
+
+fn all_exact(kernel: Kernel, q: &[f32], rows: &[&[f32]]) -> (Vec<f64>, Vec<f64>) {
+    let mut dots = vec![f64::NAN; rows.len()];
+    let mut dist = vec![f64::NAN; rows.len()];
+    kernel.dots_exact(q, rows, &mut dots);
+    kernel.distances_exact(q, rows, &mut dist);
+    (dots, dist)
+}
+
+#[test]
+fn exact_values_are_correctly_rounded_on_every_kernel() {
+    let mut rng = Rng(0x5eed);
+    let mut cases = 0;
+    for kernel in others() {
+        for d in (0..=40).chain([63, 64, 65, 200, 384, 500]) {
+            for (q, r) in exact_cases(&mut rng, d, true) {
+                let rows = [&r[..]];
+                let (dots, dist) = all_exact(kernel, &q, &rows);
+                let want = oracle_dot(&q, &r);
+                assert_eq!(dots[0].to_bits(), want.to_bits(), "{} dot d={d}: {q:?} {r:?}", kernel.name());
+                let t = oracle_l2sq(&q, &r);
+                assert!(
+                    is_rounded_sqrt(t, dist[0]),
+                    "{} distance d={d}: got {} for {q:?} {r:?}",
+                    kernel.name(),
+                    dist[0]
+                );
+                // The exact tier on its own, against the same oracle.
+                let mut e = Exact::new();
+                let mut l = Exact::new();
+                for (&x, &y) in q.iter().zip(&r) {
+                    e.add_product(x, y, 1);
+                    l.add_product(x, x, 1);
+                    l.add_product(x, y, -2);
+                    l.add_product(y, y, 1);
+                }
+                assert_eq!(e.to_f64().to_bits(), want.to_bits(), "exact tier dot d={d}");
+                assert!(is_rounded_sqrt(t, l.sqrt()), "exact tier distance d={d}");
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 1000);
+}
+
+#[test]
+fn fast_and_exact_tiers_agree_over_the_whole_f32_range_on_every_kernel() {
+    let mut rng = Rng(0xfeed);
+    for kernel in others() {
+        for d in (1..=24).chain([31, 64, 100, 384, 1000]) {
+            let cases = exact_cases(&mut rng, d, false);
+            let rows: Vec<&[f32]> = cases.iter().map(|(_, r)| &r[..]).collect();
+            for (q, r) in &cases {
+                let (dots, dist) = all_exact(kernel, q, &[&r[..]]);
+                let mut e = Exact::new();
+                let mut l = Exact::new();
+                for (&x, &y) in q.iter().zip(r) {
+                    e.add_product(x, y, 1);
+                    l.add_product(x, x, 1);
+                    l.add_product(x, y, -2);
+                    l.add_product(y, y, 1);
+                }
+                assert_eq!(
+                    dots[0].to_bits(),
+                    e.to_f64().to_bits(),
+                    "{} dot d={d}: {q:?} {r:?}",
+                    kernel.name()
+                );
+                assert_eq!(
+                    dist[0].to_bits(),
+                    l.sqrt().to_bits(),
+                    "{} distance d={d}: {q:?} {r:?}",
+                    kernel.name()
+                );
+            }
+            // Many rows per call give the same values as one row per call.
+            let q = &cases[0].0;
+            let (dots, dist) = all_exact(kernel, q, &rows);
+            for (i, r) in rows.iter().enumerate() {
+                let (d1, l1) = all_exact(Kernel::Portable, q, &[r]);
+                assert_eq!((dots[i].to_bits(), dist[i].to_bits()), (d1[0].to_bits(), l1[0].to_bits()));
+            }
+        }
+    }
+}
+
+#[test]
+fn exact_ties_round_to_even() {
+    let t = |e: i32| 2f32.powi(e);
+    for kernel in others() {
+        let dot = |q: &[f32], r: &[f32]| {
+            let mut out = [0.0];
+            kernel.dots_exact(q, &[r], &mut out);
+            out[0]
+        };
+        let dist = |q: &[f32], r: &[f32]| {
+            let mut out = [0.0];
+            kernel.distances_exact(q, &[r], &mut out);
+            out[0]
+        };
+        let one_up = 1.0f64.next_up();
+        // 1 + 2^-53 is halfway between 1 and its successor: to even (1); a hair above: up.
+        assert_eq!(dot(&[1.0, t(-53)], &[1.0, 1.0]), 1.0);
+        assert_eq!(dot(&[1.0, t(-53), t(-90)], &[1.0, 1.0, 1.0]), one_up);
+        assert_eq!(dot(&[1.0, t(-53), t(-90)], &[1.0, 1.0, -1.0]), 1.0);
+        // (1 + 2^-52) + 2^-53 is halfway between two odd/even neighbours: to even (up).
+        assert_eq!(dot(&[1.0, t(-52), t(-53)], &[1.0, 1.0, 1.0]), 1.0 + 2.0 * f64::EPSILON);
+        // Cancellation: 2^60 - 2^60 + 1 + 2^-53 (f32 products of exact terms).
+        assert_eq!(dot(&[t(30), t(30), 1.0, t(-53)], &[t(30), -t(30), 1.0, 1.0]), 1.0);
+        // Below a power of two the gap halves: 2 - 2^-53 is halfway to 2 - 2^-52 (odd), so
+        // 2; 2 - 2^-52 - 2^-53 is halfway between that and 2 - 2^-51 (even).
+        assert_eq!(dot(&[2.0, -t(-53)], &[1.0, 1.0]), 2.0);
+        assert_eq!(dot(&[2.0, -t(-52), -t(-53)], &[1.0, 1.0, 1.0]), 2.0 - 2.0 * f64::EPSILON);
+        assert_eq!(dot(&[2.0, -t(-54)], &[1.0, 1.0]), 2.0);
+        assert_eq!(dot(&[2.0, -t(-53), -t(-80)], &[1.0, 1.0, 1.0]), 2.0 - f64::EPSILON);
+        // sqrt(1 + 2^-52 + 2^-106) = 1 + 2^-53 exactly: halfway, to even (1); a hair more: up.
+        let zero = [0.0f32; 4];
+        assert_eq!(dist(&[1.0, t(-26), t(-53), 0.0], &zero), 1.0);
+        assert_eq!(dist(&[1.0, t(-26), t(-53), t(-60)], &zero), one_up);
+        assert_eq!(dist(&[zero[0], 1.0, t(-26), t(-53)], &[-1.0, 1.0, 0.0, 0.0]), 1.0);
+        // Differences that are not exact in f64 (2^100 - 2^-100).
+        let huge = dist(&[t(100)], &[t(-100)]);
+        assert_eq!(huge, 2f64.powi(100));
+        assert_eq!(dist(&[t(100), t(60)], &[t(-100), 0.0]), 2f64.powi(100));
+        assert_eq!(dist(&[], &[]), 0.0);
+        assert_eq!(dot(&[], &[]), 0.0);
+        // Extremes: the largest products, the smallest subnormal products.
+        let max = f32::MAX;
+        assert_eq!(dot(&[max, max], &[max, -max]), 0.0);
+        assert_eq!(dot(&[max], &[max]), max as f64 * max as f64);
+        let tiny = f32::from_bits(1);
+        assert_eq!(dot(&[tiny, 1.0], &[tiny, 0.0]), 2f64.powi(-298));
+        assert_eq!(dist(&[tiny], &[-tiny]), 2f64.powi(-148));
+        // sqrt(8) * max, correctly rounded (the f64 product of sqrt(8) and max is one ulp above).
+        assert_eq!(dist(&[max, -max], &[-max, max]), 9.624638193047006e38);
+        assert_eq!(dist(&[max], &[-max]), 2.0 * max as f64);
+    }
+}
+
+#[test]
+fn exact_cosines_are_correctly_rounded_and_ignore_the_norms_last_bits() {
+    let mut rng = Rng(0xc05);
+    for kernel in others() {
+        let cos = |q: &[f32], r: &[f32], norm: f64| {
+            let mut out = [f32::NAN];
+            kernel.cosines_exact(q, &[r], &[norm], &mut out);
+            out[0]
+        };
+        // |r| = 2; dot = 1 + 2^-24: cosine 0.5 + 2^-25, halfway between 0.5 and its
+        // successor: to even (0.5). A hair more rounds up; the norm hint's last bits don't matter.
+        let r = [1.0f32; 4];
+        let q = [1.0, 2f32.powi(-24), 0.0, 0.0];
+        let q_up = [1.0, 2f32.powi(-24), 2f32.powi(-60), 0.0];
+        let tol = norm_hint_tolerance(4) * 0.99;
+        for norm in [2.0, 2.0 * (1.0 + tol), 2.0 * (1.0 - tol)] {
+            assert_eq!(cos(&q, &r, norm), 0.5);
+            assert_eq!(cos(&q_up, &r, norm), 0.5f32.next_up());
+            assert_eq!(cos(&[-1.0, -2f32.powi(-24), 0.0, 0.0], &r, norm), -0.5);
+            assert_eq!(cos(&[0.0; 4], &r, norm), 0.0);
+        }
+        // Orthogonal up to a tiny residue: the sign survives.
+        assert!(cos(&[1.0, -1.0], &[1.0, 1.0 + 2f32.powi(-23)], 2f64.sqrt()) < 0.0);
+        // Random rows (wide range), hints off by up to the tolerance: the same f32 as the exact
+        // tier computed from the row alone.
+        for d in [1, 2, 3, 7, 16, 100, 384] {
+            for (q, r) in exact_cases(&mut rng, d, false) {
+                // Searches pass the query normalized (so |cosine| <= 1 up to rounding).
+                let qn = norm_exact(&q);
+                if qn == 0.0 {
+                    continue;
+                }
+                let q: Vec<f32> = q.iter().map(|&x| (x as f64 / qn) as f32).collect();
+                let exact_sq: f64 = {
+                    let mut t = Exact::new();
+                    for &y in &r {
+                        t.add_product(y, y, 1);
+                    }
+                    t.sqrt()
+                };
+                if exact_sq == 0.0 {
+                    continue;
+                }
+                let mut dot = [0.0];
+                kernel.dots_exact(&q, &[&r[..]], &mut dot);
+                let want = exact::cosine_exact_for_tests(&q, &r);
+                let tol = norm_hint_tolerance(d) * 0.99;
+                for norm in [exact_sq, exact_sq * (1.0 + tol), exact_sq * (1.0 - tol)] {
+                    let got = cos(&q, &r, norm);
+                    assert_eq!(got.to_bits(), want.to_bits(), "{} d={d}: {q:?} {r:?}", kernel.name());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fast_tier_decides_nearly_always() {
+    // Exact fallbacks must be rare on ordinary data, or raw searches would slow down.
+    let mut rng = Rng(0xfa57);
+    let mut fallbacks = [0; 3];
+    let n = 2000;
+    for i in 0..n {
+        let d = [3, 64, 384][i % 3];
+        let q = rng.vec(d);
+        let r = rng.vec(d);
+        fallbacks[0] +=
+            unsafe { exact::dot_bracket::<exact::Pair>(&q, &r) }.round_for_tests().is_none() as usize;
+        fallbacks[1] +=
+            unsafe { exact::l2sq_bracket::<exact::Pair, true>(&q, &r) }.sqrt_for_tests().is_none() as usize;
+        fallbacks[2] +=
+            unsafe { exact::l2sq_bracket::<exact::Pair, false>(&q, &q) }.sqrt_for_tests().is_none() as usize;
+    }
+    assert!(fallbacks.iter().all(|&f| f <= n / 100), "{fallbacks:?} exact fallbacks in {n}");
+}
+
+#[test]
+fn stored_norms_are_within_the_tolerance_cosine_assumes() {
+    let mut rng = Rng(0x17);
+    for d in [1, 2, 7, 8, 9, 17, 384, 1000, 3072] {
+        for scale in [-140, -20, 0, 60, 126] {
+            let row: Vec<f32> = (0..d).map(|_| rng.wide(scale)).collect();
+            let mut t = Exact::new();
+            for &y in &row {
+                t.add_product(y, y, 1);
+            }
+            let (exact_sq, exact) = (t.to_f64(), t.sqrt());
+            if exact == 0.0 {
+                continue;
+            }
+            let sq = norm_sq_f64(&row);
+            assert!((sq - exact_sq).abs() <= (d as f64 / 8.0 + 8.0) * f64::EPSILON / 2.0 * exact_sq * 1.0001);
+            let stored = sq.sqrt();
+            assert!((stored - exact).abs() <= norm_hint_tolerance(d) * exact, "d={d} scale {scale}");
+            assert_eq!(norm_exact(&row).to_bits(), exact.to_bits());
         }
     }
 }

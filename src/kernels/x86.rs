@@ -3,6 +3,7 @@
 
 use core::arch::x86_64::*;
 
+use super::exact::{self, F64s};
 use super::simd::{self, Lanes};
 
 #[derive(Clone, Copy)]
@@ -136,89 +137,149 @@ pub(crate) unsafe fn avx512_tile<const L2: bool>(
     simd::tile::<Avx512, L2, 4, 4>(d, qs, rows, out, stride)
 }
 
-/// f64 dot products of `q` with `R` rows, summed in exactly the order of
-/// [`super::dot_f64`]: lane `l` of 8 accumulates terms `i = l (mod 8)`, the lanes combine as
-/// `((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))`, and the tail adds on sequentially.
-/// Each product of two f32 is exact in f64, so a fused multiply-add rounds exactly as the
-/// portable multiply-then-add does: the results equal the portable ones bit for bit.
-#[inline(always)]
-unsafe fn dot_f64_micro<const AVX512: bool, const R: usize>(
-    d: usize,
-    q: *const f32,
-    rs: &[*const f32; R],
-) -> [f64; R] {
-    let full = d - d % 8;
-    let mut halves = [[0.0f64; 4]; R];
-    if AVX512 {
-        let mut acc = [_mm512_setzero_pd(); R];
-        let mut i = 0;
-        while i < full {
-            let qv = _mm512_cvtps_pd(_mm256_loadu_ps(q.add(i)));
-            for r in 0..R {
-                acc[r] = _mm512_fmadd_pd(qv, _mm512_cvtps_pd(_mm256_loadu_ps(rs[r].add(i))), acc[r]);
-            }
-            i += 8;
-        }
-        for r in 0..R {
-            let s = _mm256_add_pd(_mm512_castpd512_pd256(acc[r]), _mm512_extractf64x4_pd(acc[r], 1));
-            _mm256_storeu_pd(halves[r].as_mut_ptr(), s);
-        }
-    } else {
-        let mut lo = [_mm256_setzero_pd(); R];
-        let mut hi = [_mm256_setzero_pd(); R];
-        let mut i = 0;
-        while i < full {
-            let qv = _mm256_loadu_ps(q.add(i));
-            let (ql, qh) =
-                (_mm256_cvtps_pd(_mm256_castps256_ps128(qv)), _mm256_cvtps_pd(_mm256_extractf128_ps(qv, 1)));
-            for r in 0..R {
-                let rv = _mm256_loadu_ps(rs[r].add(i));
-                lo[r] = _mm256_fmadd_pd(ql, _mm256_cvtps_pd(_mm256_castps256_ps128(rv)), lo[r]);
-                hi[r] = _mm256_fmadd_pd(qh, _mm256_cvtps_pd(_mm256_extractf128_ps(rv, 1)), hi[r]);
-            }
-            i += 8;
-        }
-        for r in 0..R {
-            _mm256_storeu_pd(halves[r].as_mut_ptr(), _mm256_add_pd(lo[r], hi[r]));
-        }
+/// Four f64 lanes (AVX2 + FMA) for the correctly rounded values of `exact.rs`.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2F64(__m256d);
+
+impl F64s for Avx2F64 {
+    const WIDTH: usize = 4;
+    const FMA: bool = true;
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Avx2F64(_mm256_setzero_pd())
     }
-    let mut out = [0.0f64; R];
-    for r in 0..R {
-        let s = halves[r]; // [a0+a4, a1+a5, a2+a6, a3+a7]
-        let mut tail = 0.0f64;
-        for i in full..d {
-            tail += *q.add(i) as f64 * *rs[r].add(i) as f64;
-        }
-        out[r] = ((s[0] + s[2]) + (s[1] + s[3])) + tail;
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> Self {
+        Avx2F64(_mm256_set1_pd(x))
     }
-    out
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Avx2F64(_mm256_cvtps_pd(_mm_loadu_ps(p)))
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // As in `Avx2::load_partial`: masked-off lanes are not read.
+        static MASK: [i32; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
+        let m = _mm_loadu_si128(MASK.as_ptr().add(4 - n) as *const __m128i);
+        Avx2F64(_mm256_cvtps_pd(_mm_maskload_ps(p, m)))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Avx2F64(_mm256_add_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Avx2F64(_mm256_sub_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Avx2F64(_mm256_mul_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        Avx2F64(_mm256_fmadd_pd(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        Avx2F64(_mm256_andnot_pd(_mm256_set1_pd(-0.0), self.0))
+    }
+    #[inline(always)]
+    unsafe fn store(self, out: *mut f64) {
+        _mm256_storeu_pd(out, self.0)
+    }
 }
 
-#[inline(always)]
-unsafe fn dot_f64_rows<const AVX512: bool>(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f64]) {
-    const R: usize = 4;
-    let mut chunks = rows.chunks_exact(R);
-    let mut outs = out.chunks_exact_mut(R);
-    for (rp, o) in (&mut chunks).zip(&mut outs) {
-        o.copy_from_slice(&dot_f64_micro::<AVX512, R>(d, q, rp.try_into().expect("4 rows")));
+/// Eight f64 lanes (AVX-512F).
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512F64(__m512d);
+
+impl F64s for Avx512F64 {
+    const WIDTH: usize = 8;
+    const FMA: bool = true;
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Avx512F64(_mm512_setzero_pd())
     }
-    for (&rp, o) in chunks.remainder().iter().zip(outs.into_remainder()) {
-        *o = dot_f64_micro::<AVX512, 1>(d, q, &[rp])[0];
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> Self {
+        Avx512F64(_mm512_set1_pd(x))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Avx512F64(_mm512_cvtps_pd(_mm256_loadu_ps(p)))
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // A 16-lane masked load (AVX-512F; masked-off lanes are not read), low half widened.
+        let v = _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p);
+        Avx512F64(_mm512_cvtps_pd(_mm512_castps512_ps256(v)))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Avx512F64(_mm512_add_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Avx512F64(_mm512_sub_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Avx512F64(_mm512_mul_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        Avx512F64(_mm512_fmadd_pd(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        Avx512F64(_mm512_abs_pd(self.0))
+    }
+    #[inline(always)]
+    unsafe fn store(self, out: *mut f64) {
+        _mm512_storeu_pd(out, self.0)
     }
 }
 
 /// # Safety
-/// The CPU has AVX2 and FMA; `q` and every row pointer valid for `d` floats.
+/// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn avx2_dot_f64_rows(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f64]) {
-    dot_f64_rows::<false>(d, q, rows, out)
+pub(crate) unsafe fn avx2_dots_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+    exact::dots::<Avx2F64>(q, rows, out)
 }
 
 /// # Safety
-/// The CPU has AVX-512F and AVX-512DQ; pointers as for [`avx2_dot_f64_rows`].
+/// The CPU has AVX-512F and AVX-512DQ.
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-pub(crate) unsafe fn avx512_dot_f64_rows(d: usize, q: *const f32, rows: &[*const f32], out: &mut [f64]) {
-    dot_f64_rows::<true>(d, q, rows, out)
+pub(crate) unsafe fn avx512_dots_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+    exact::dots::<Avx512F64>(q, rows, out)
+}
+
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2_distances_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+    exact::distances::<Avx2F64>(q, rows, out)
+}
+
+/// # Safety
+/// The CPU has AVX-512F and AVX-512DQ.
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+pub(crate) unsafe fn avx512_distances_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
+    exact::distances::<Avx512F64>(q, rows, out)
+}
+
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
+    exact::cosines::<Avx2F64>(q, rows, norms, out)
+}
+
+/// # Safety
+/// The CPU has AVX-512F and AVX-512DQ.
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+pub(crate) unsafe fn avx512_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
+    exact::cosines::<Avx512F64>(q, rows, norms, out)
 }
 
 /// # Safety
@@ -233,11 +294,4 @@ pub(crate) unsafe fn avx2_norm_sq_f64(a: &[f32]) -> f64 {
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
     super::scale_f64_generic(row, inv, out)
-}
-
-/// # Safety
-/// The CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn avx2_l2sq_f64(a: &[f32], b: &[f32]) -> f64 {
-    super::l2sq_f64_generic(a, b)
 }
