@@ -1,25 +1,13 @@
-//! One error type for the whole library: a kind (mapped 1:1 to a C status) and a message that
+//! One error type for the whole library: a kind (which is the C status) and a message that
 //! names the offending value.
 
 use std::fmt;
 
-/// What went wrong, independent of any language binding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    NullArgument,
-    InvalidArgument,
-    DimensionMismatch,
-    NonFinite,
-    ZeroNorm,
-    OutOfRange,
-    NotFound,
-    BufferTooSmall,
-    Io,
-    Format,
-    NoBoundPath,
-    OutOfMemory,
-    Internal,
-}
+/// What went wrong. This is the C status enum itself (`nvs_status` in include/nvs.h): the
+/// list of kinds, their numbers and their meanings is written once, in `src/ffi/status.rs`
+/// (cbindgen must see it there as a plain enum), so the core and the C ABI cannot disagree.
+/// An `Error` never has kind `Ok`.
+pub use crate::ffi::nvs_status as ErrorKind;
 
 /// An error with a readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +18,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        debug_assert!(kind != ErrorKind::Ok, "an error of kind Ok");
         Error { kind, message: message.into() }
     }
 }

@@ -20,64 +20,11 @@ use crate::error::{Error, ErrorKind};
 mod store;
 
 mod persist;
+mod status;
 
 pub use persist::*;
+pub use status::nvs_status;
 pub use store::*;
-
-/// The result of every fallible call. `NVS_STATUS_OK` is 0; on any other status
-/// `nvs_last_error_message()` explains it, and the call changed nothing.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum nvs_status {
-    /// Success.
-    Ok = 0,
-    /// A required pointer argument was NULL.
-    NullArgument = 1,
-    /// An argument is out of its domain (top_k of 0, duplicate within_rows, bad flags, ...).
-    InvalidArgument = 2,
-    /// A vector, query or archive has the wrong number of dimensions for the store.
-    DimensionMismatch = 3,
-    /// A vector, query or threshold holds NaN or an infinity.
-    NonFinite = 4,
-    /// A vector that must be normalized (or a stored row for raw cosine) has zero norm.
-    ZeroNorm = 5,
-    /// A row index or row range lies outside the store.
-    OutOfRange = 6,
-    /// `nvs_store_get` was given an index past the last row.
-    NotFound = 7,
-    /// A caller buffer is too small; the size needed is written where the call says.
-    BufferTooSmall = 8,
-    /// The operating system refused a file operation.
-    Io = 9,
-    /// An archive is malformed, truncated, of another format version or otherwise invalid.
-    Format = 10,
-    /// Save or reload without a path on a store that is not bound to one.
-    NoBoundPath = 11,
-    /// Memory could not be allocated.
-    OutOfMemory = 12,
-    /// A bug in the library (for example a caught panic). Please report it.
-    Internal = 13,
-}
-
-impl From<ErrorKind> for nvs_status {
-    fn from(kind: ErrorKind) -> Self {
-        match kind {
-            ErrorKind::NullArgument => nvs_status::NullArgument,
-            ErrorKind::InvalidArgument => nvs_status::InvalidArgument,
-            ErrorKind::DimensionMismatch => nvs_status::DimensionMismatch,
-            ErrorKind::NonFinite => nvs_status::NonFinite,
-            ErrorKind::ZeroNorm => nvs_status::ZeroNorm,
-            ErrorKind::OutOfRange => nvs_status::OutOfRange,
-            ErrorKind::NotFound => nvs_status::NotFound,
-            ErrorKind::BufferTooSmall => nvs_status::BufferTooSmall,
-            ErrorKind::Io => nvs_status::Io,
-            ErrorKind::Format => nvs_status::Format,
-            ErrorKind::NoBoundPath => nvs_status::NoBoundPath,
-            ErrorKind::OutOfMemory => nvs_status::OutOfMemory,
-            ErrorKind::Internal => nvs_status::Internal,
-        }
-    }
-}
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -142,7 +89,12 @@ pub(crate) fn boundary(f: impl FnOnce() -> Result<(), Error>) -> nvs_status {
         Ok(Ok(())) => nvs_status::Ok,
         Ok(Err(e)) => {
             set_last_error(&e.message);
-            e.kind.into()
+            // An error that claims success is a bug; never report it as OK.
+            if e.kind == nvs_status::Ok {
+                nvs_status::Internal
+            } else {
+                e.kind
+            }
         }
         Err(()) => nvs_status::Internal,
     }
@@ -249,29 +201,15 @@ pub extern "C" fn nvs_version() -> *const c_char {
     VERSION_C.as_ptr()
 }
 
-/// The name of an `nvs_status` value without prefix without prefix, e.g. "OK", "NULL_ARGUMENT". Static storage;
-/// an unknown value gives "UNKNOWN".
+/// The name of an `nvs_status` value without its prefix, e.g. "OK", "NULL_ARGUMENT". Static
+/// storage; an unknown value gives "UNKNOWN".
 #[no_mangle]
 pub extern "C" fn nvs_status_name(status: u32) -> *const c_char {
     // Takes the integer, not the enum: a C caller may pass any value.
-    let name: &'static CStr = match status {
-        0 => c"OK",
-        1 => c"NULL_ARGUMENT",
-        2 => c"INVALID_ARGUMENT",
-        3 => c"DIMENSION_MISMATCH",
-        4 => c"NON_FINITE",
-        5 => c"ZERO_NORM",
-        6 => c"OUT_OF_RANGE",
-        7 => c"NOT_FOUND",
-        8 => c"BUFFER_TOO_SMALL",
-        9 => c"IO",
-        10 => c"FORMAT",
-        11 => c"NO_BOUND_PATH",
-        12 => c"OUT_OF_MEMORY",
-        13 => c"INTERNAL",
-        _ => c"UNKNOWN",
-    };
-    name.as_ptr()
+    match nvs_status::from_u32(status) {
+        Some(s) => s.name().as_ptr(),
+        None => c"UNKNOWN".as_ptr(),
+    }
 }
 
 /// A readable message for the most recent failed call on this thread ("" if none failed yet).

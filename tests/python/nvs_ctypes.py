@@ -19,11 +19,24 @@ c_size_t_p = ctypes.POINTER(ctypes.c_size_t)
 c_float_p = ctypes.POINTER(ctypes.c_float)
 c_uint64_p = ctypes.POINTER(ctypes.c_uint64)
 
-STATUS_NAMES = [
-    "OK", "NULL_ARGUMENT", "INVALID_ARGUMENT", "DIMENSION_MISMATCH", "NON_FINITE", "ZERO_NORM",
-    "OUT_OF_RANGE", "NOT_FOUND", "BUFFER_TOO_SMALL", "IO", "FORMAT", "NO_BOUND_PATH",
-    "OUT_OF_MEMORY", "INTERNAL",
-]
+# nvs_status number -> name (NVS_STATUS_ without the prefix), as in include/nvs.h;
+# tests/status_tables.rs checks this table against the header.
+STATUS_NAMES = {
+    0: "OK",
+    1: "NULL_ARGUMENT",
+    2: "INVALID_ARGUMENT",
+    3: "DIMENSION_MISMATCH",
+    4: "NON_FINITE",
+    5: "ZERO_NORM",
+    6: "OUT_OF_RANGE",
+    7: "NOT_FOUND",
+    8: "BUFFER_TOO_SMALL",
+    9: "IO",
+    10: "FORMAT",
+    11: "NO_BOUND_PATH",
+    12: "OUT_OF_MEMORY",
+    13: "INTERNAL",
+}
 METRICS = {"cosine": 0, "dot": 1, "euclidean": 2}
 
 

@@ -146,8 +146,8 @@ extern "C" {
 // The library version as "MAJOR.MINOR.PATCH" (equal to `NVS_VERSION`). Static storage.
 const char *nvs_version(void);
 
-// The name of an `nvs_status` value without prefix without prefix, e.g. "OK", "NULL_ARGUMENT". Static storage;
-// an unknown value gives "UNKNOWN".
+// The name of an `nvs_status` value without its prefix, e.g. "OK", "NULL_ARGUMENT". Static
+// storage; an unknown value gives "UNKNOWN".
 const char *nvs_status_name(uint32_t status);
 
 // A readable message for the most recent failed call on this thread ("" if none failed yet).

@@ -65,6 +65,10 @@ public final class VectorStore: @unchecked Sendable {
         public static let pickledMetadata = SaveOptions(rawValue: UInt32(NVS_SAVE_PICKLED_METADATA))
     }
 
+    /// The number of hits a search returns when `topK` is not given: the library's default
+    /// (`nvs_search_options_default().top_k`).
+    public static let defaultTopK: Int = nvs_search_options_default().top_k
+
     /// The Rust library's version, "MAJOR.MINOR.PATCH".
     public static var libraryVersion: String { String(cString: nvs_version()) }
 
@@ -124,7 +128,7 @@ public final class VectorStore: @unchecked Sendable {
         let status = vector.withUnsafeMutableBufferPointer { v in
             nvs_store_get(handle, index, v.baseAddress, v.count, &id)
         }
-        if status == VectorStoreError.Code.notFound.rawValue { return nil }
+        if status == NVS_STATUS_NOT_FOUND.rawValue { return nil }
         try check(status)
         return (vector, id)
     }
@@ -155,26 +159,26 @@ public final class VectorStore: @unchecked Sendable {
 
     /// Cosine similarity search, best first. `minValue` drops hits below it; `withinRows`
     /// restricts the search to those row indexes (unique, inside the store).
-    public func cosineSearch(_ query: [Float], topK: Int = 10, minValue: Double? = nil,
+    public func cosineSearch(_ query: [Float], topK: Int = VectorStore.defaultTopK, minValue: Double? = nil,
                              withinRows: [Int]? = nil) throws -> [VectorHit] {
         try search(query, metric: .cosine, topK: topK, threshold: minValue, withinRows: withinRows)
     }
 
     /// Dot product search, best first. `minValue` drops hits below it.
-    public func dotSearch(_ query: [Float], topK: Int = 10, minValue: Double? = nil,
+    public func dotSearch(_ query: [Float], topK: Int = VectorStore.defaultTopK, minValue: Double? = nil,
                           withinRows: [Int]? = nil) throws -> [VectorHit] {
         try search(query, metric: .dot, topK: topK, threshold: minValue, withinRows: withinRows)
     }
 
     /// Euclidean distance search, nearest first. `maxValue` drops hits farther than it.
-    public func euclideanSearch(_ query: [Float], topK: Int = 10, maxValue: Double? = nil,
+    public func euclideanSearch(_ query: [Float], topK: Int = VectorStore.defaultTopK, maxValue: Double? = nil,
                                 withinRows: [Int]? = nil) throws -> [VectorHit] {
         try search(query, metric: .euclidean, topK: topK, threshold: maxValue, withinRows: withinRows)
     }
 
     /// Search with any metric. `threshold` is the minimum value for cosine and dot, the maximum
     /// distance for euclidean.
-    public func search(_ query: [Float], metric: Metric, topK: Int = 10, threshold: Double? = nil,
+    public func search(_ query: [Float], metric: Metric, topK: Int = VectorStore.defaultTopK, threshold: Double? = nil,
                        withinRows: [Int]? = nil) throws -> [VectorHit] {
         try query.withUnsafeBufferPointer {
             try search($0, metric: metric, topK: topK, threshold: threshold, withinRows: withinRows)
@@ -182,7 +186,7 @@ public final class VectorStore: @unchecked Sendable {
     }
 
     /// Search with a query in caller memory.
-    public func search(_ query: UnsafeBufferPointer<Float>, metric: Metric, topK: Int = 10,
+    public func search(_ query: UnsafeBufferPointer<Float>, metric: Metric, topK: Int = VectorStore.defaultTopK,
                        threshold: Double? = nil, withinRows: [Int]? = nil) throws -> [VectorHit] {
         try withOptions(topK: topK, threshold: threshold, withinRows: withinRows) { options, k in
             // top_k hits always fit; fewer when the store is smaller. A row added meanwhile makes
@@ -195,7 +199,7 @@ public final class VectorStore: @unchecked Sendable {
                     nvs_store_search(handle, metric.rawValue, query.baseAddress, query.count, options,
                                      h.baseAddress, h.count, &found)
                 }
-                if status == VectorStoreError.Code.bufferTooSmall.rawValue && found > capacity {
+                if status == NVS_STATUS_BUFFER_TOO_SMALL.rawValue && found > capacity {
                     capacity = found
                     continue
                 }
@@ -207,14 +211,14 @@ public final class VectorStore: @unchecked Sendable {
 
     /// Search many queries at once (each `dimensions` long); one hit list per query, in order.
     /// Every query is validated before any search runs.
-    public func searchBatch(_ queries: [[Float]], metric: Metric, topK: Int = 10, threshold: Double? = nil,
+    public func searchBatch(_ queries: [[Float]], metric: Metric, topK: Int = VectorStore.defaultTopK, threshold: Double? = nil,
                             withinRows: [Int]? = nil) throws -> [[VectorHit]] {
         try searchBatch(flat: try flatten(queries, what: "query"), metric: metric, topK: topK,
                         threshold: threshold, withinRows: withinRows)
     }
 
     /// Search many queries given row-major in one array.
-    public func searchBatch(flat queries: [Float], metric: Metric, topK: Int = 10, threshold: Double? = nil,
+    public func searchBatch(flat queries: [Float], metric: Metric, topK: Int = VectorStore.defaultTopK, threshold: Double? = nil,
                             withinRows: [Int]? = nil) throws -> [[VectorHit]] {
         try queries.withUnsafeBufferPointer {
             try searchBatch(flat: $0, metric: metric, topK: topK, threshold: threshold, withinRows: withinRows)
@@ -222,7 +226,7 @@ public final class VectorStore: @unchecked Sendable {
     }
 
     /// Search many queries given row-major in caller memory.
-    public func searchBatch(flat queries: UnsafeBufferPointer<Float>, metric: Metric, topK: Int = 10,
+    public func searchBatch(flat queries: UnsafeBufferPointer<Float>, metric: Metric, topK: Int = VectorStore.defaultTopK,
                             threshold: Double? = nil, withinRows: [Int]? = nil) throws -> [[VectorHit]] {
         let dims = dimensions
         let queryCount = dims > 0 ? queries.count / dims : 0
@@ -238,7 +242,7 @@ public final class VectorStore: @unchecked Sendable {
                     }
                 }
                 // Rows added since `count` was read: grow towards top_k, which always suffices.
-                if status == VectorStoreError.Code.bufferTooSmall.rawValue && perQuery < k {
+                if status == NVS_STATUS_BUFFER_TOO_SMALL.rawValue && perQuery < k {
                     perQuery = min(k, max(count, perQuery + 1))
                     continue
                 }
@@ -286,19 +290,35 @@ public final class VectorStore: @unchecked Sendable {
         try check(nvs_store_reload_with_flags(handle, options.rawValue))
     }
 
-    /// The absolute path the store is bound to (by `open` or `save(to:)`), or nil.
-    public var filePath: String? {
+    /// The absolute path the store is bound to (by `open` or `save(to:)`), or nil when it is not
+    /// bound to one. Any other failure is thrown, not reported as "no path".
+    public func boundFilePath() throws -> String? {
         var needed = 0
         var status = nvs_store_file_path(handle, nil, 0, &needed)
         // The binding may change between the calls (another thread saving elsewhere): loop.
-        while status == VectorStoreError.Code.bufferTooSmall.rawValue {
+        while status == NVS_STATUS_BUFFER_TOO_SMALL.rawValue {
             var buffer = [CChar](repeating: 0, count: needed + 1)
             status = buffer.withUnsafeMutableBufferPointer { nvs_store_file_path(handle, $0.baseAddress, $0.count, &needed) }
-            if status == 0 {
+            if status == NVS_STATUS_OK.rawValue {
                 return String(decoding: buffer[..<needed].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
         }
-        return nil
+        if status == NVS_STATUS_NO_BOUND_PATH.rawValue { return nil }
+        try check(status)
+        // The first call cannot succeed (no room for even the NUL); treat it as the library's bug.
+        throw VectorStoreError(code: .internal, message: "nvs_store_file_path succeeded without a buffer")
+    }
+
+    /// `boundFilePath()` as a property: the bound path, or nil when the store has none. A
+    /// failure that is not "no path" (out of memory, a library bug) stops the program with the
+    /// library's message rather than passing for an unbound store; call `boundFilePath()` to
+    /// handle it.
+    public var filePath: String? {
+        do {
+            return try boundFilePath()
+        } catch {
+            preconditionFailure("VectorStore.filePath: \(error)")
+        }
     }
 
     // MARK: Conversions

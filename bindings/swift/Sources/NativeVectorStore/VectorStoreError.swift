@@ -8,6 +8,8 @@ import CNVS
 /// ```
 public struct VectorStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A failed status of the C API (`nvs_status` without `NVS_STATUS_OK`), same numbers.
+    /// Swift raw values must be literals, so this table repeats include/nvs.h; the Rust test
+    /// tests/status_tables.rs fails if a case is missing or has another number.
     public enum Code: UInt32, Sendable, CaseIterable {
         /// A required pointer argument was NULL.
         case nullArgument = 1
@@ -57,7 +59,7 @@ public struct VectorStoreError: Error, Equatable, Sendable, CustomStringConverti
 /// Turn a C status into a thrown error, reading the thread-local message right away (same thread).
 @inline(__always)
 func check(_ status: UInt32) throws {  // `nvs_status` (imported both as a typedef and as an enum: ambiguous by name)
-    if status == 0 { return }
+    if status == NVS_STATUS_OK.rawValue { return }
     let message = String(cString: nvs_last_error_message())
     guard let code = VectorStoreError.Code(rawValue: status) else {
         throw VectorStoreError(code: .internal, message: "unknown status \(status): \(message)")
