@@ -4,10 +4,10 @@
 use std::fmt;
 
 /// What went wrong. This is the C status enum itself (`nvs_status` in include/nvs.h): the
-/// list of kinds, their numbers and their meanings is written once, in `src/ffi/status.rs`
-/// (cbindgen must see it there as a plain enum), so the core and the C ABI cannot disagree.
+/// list of kinds, their numbers and their meanings is written once, in `src/status.rs` (a plain
+/// enum, as cbindgen needs to see it), so the core and the C ABI cannot disagree.
 /// An `Error` never has kind `Ok`.
-pub use crate::ffi::nvs_status as ErrorKind;
+pub use crate::status::nvs_status as ErrorKind;
 
 /// An error with a readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]

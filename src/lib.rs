@@ -13,6 +13,7 @@ pub mod kernels;
 mod memory;
 pub mod npz;
 mod search;
+mod status;
 mod store;
 #[cfg(test)]
 mod test_support;

@@ -42,6 +42,7 @@ fn generate() -> String {
     let mut out = Vec::new();
     cbindgen::Builder::new()
         .with_config(config)
+        .with_src(root.join("src/status.rs"))
         .with_src(root.join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen failed")

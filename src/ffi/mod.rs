@@ -20,10 +20,9 @@ use crate::error::{Error, ErrorKind};
 mod store;
 
 mod persist;
-mod status;
 
+pub use crate::status::nvs_status;
 pub use persist::*;
-pub use status::nvs_status;
 pub use store::*;
 
 thread_local! {

@@ -1,4 +1,4 @@
-//! The status list: the one place where the library's error kinds, their numbers and their
+//! The status list (shared by the core and the C ABI, which re-exports it): the one place where the library's error kinds, their numbers and their
 //! meanings are written.
 //!
 //! The list is the literal `nvs_status` enum below, because cbindgen reads source and does not
@@ -22,6 +22,7 @@ use std::ffi::CStr;
 /// `nvs_last_error_message()` explains it, and the call changed nothing.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(non_camel_case_types)]
 pub enum nvs_status {
     /// Success.
     Ok = 0,
