@@ -80,8 +80,7 @@ let package = Package(
         .testTarget(
             name: "NativeVectorStoreTests",
             dependencies: ["NativeVectorStore", "CNVS"],
-            path: "bindings/swift/Tests/NativeVectorStoreTests",
-            exclude: ["testdata"]
+            path: "bindings/swift/Tests/NativeVectorStoreTests"
         ),
     ]
 )

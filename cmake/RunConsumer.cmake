@@ -1,6 +1,6 @@
 # The install round trip, run by the CTest test cpp_consumer (cmake -P this file):
 #   1. cmake --install the build tree into a fresh prefix
-#   2. configure tests/cpp/consumer against that prefix only (find_package(nvs), pkg-config)
+#   2. configure bindings/cpp/tests/consumer against that prefix only (find_package(nvs), pkg-config)
 #   3. build it and run its tests (shared, static and pkg-config programs)
 #
 # Inputs (-D): NVS_BUILD_DIR, NVS_CONSUMER_SOURCE, NVS_WORK_DIR, NVS_CONFIG, NVS_GENERATOR,

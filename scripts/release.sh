@@ -5,7 +5,7 @@
 #   dist/nvs-VERSION-linux-x86_64.tar.gz, dist/nvs-VERSION-linux-aarch64.tar.gz
 #       C/C++: include/ (nvs.h, nvs/nvs.hpp), lib/ (libnvs.a, libnvs.so.VERSION with its SONAME
 #       and development links), lib/cmake/nvs (find_package), lib/pkgconfig/nvs.pc, licenses.
-#       Tested by building tests/cpp/consumer (find_package, pkg-config, fully static) against
+#       Tested by building bindings/cpp/tests/consumer (find_package, pkg-config, fully static) against
 #       the unpacked tarball; the aarch64 one is cross-built and its programs run under qemu.
 #   dist/nvs-go-libs-VERSION.tar.gz
 #       bindings/go/lib/<goos>-<goarch>/libnvs.a for linux/amd64, linux/arm64, darwin/arm64,
@@ -88,7 +88,7 @@ c_tarball() {
   c_consumer "$platform" "$@"
 }
 
-# c_consumer PLATFORM [cmake args...]: unpack the tarball alone and build tests/cpp/consumer
+# c_consumer PLATFORM [cmake args...]: unpack the tarball alone and build bindings/cpp/tests/consumer
 # against it (find_package, pkg-config, fully static), then run its tests.
 c_consumer() {
   local platform=$1
@@ -98,7 +98,7 @@ c_consumer() {
   rm -rf "$at"
   mkdir -p "$at"
   tar -C "$at" -xzf "$dist/$name.tar.gz"
-  cp -r tests/cpp/consumer "$at/src"
+  cp -r bindings/cpp/tests/consumer "$at/src"
   local prefix=$at/$name
   PKG_CONFIG_LIBDIR=$prefix/lib/pkgconfig PKG_CONFIG_PATH=$prefix/lib/pkgconfig \
     cmake -S "$at/src" -B "$at/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \

@@ -158,51 +158,38 @@ fn c_api_tests() {
     assert!(stdout.contains(", 0 failed"), "{stdout}");
 }
 
-/// The conformance runner must notice a wrong expectation (a runner that passes everything
-/// would make the test above meaningless).
+/// The runner itself (tests/conformance/README.md, "Runner self-tests"): in each file of
+/// tests/conformance/selftest/ the cases named wrong_* are reported and every other case passes
+/// (a runner that passed everything would make the test above meaningless).
 #[test]
-fn c_conformance_runner_detects_mismatches() {
+fn c_conformance_runner_self_test() {
     let dir = tempfile::tempdir().unwrap();
     let exe = build_c_program("conformance", Link::Static, dir.path());
-    let cases = dir.path().join("wrong.cases");
-    std::fs::write(
-        &cases,
-        "case right\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 1 - - 2 1.0 0.0\nhit 0 0 1.0 0\nend\n\
-         case wrong_row\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 1 - - 2 1.0 0.0\nhit 1 1 1.0 0\nend\n\
-         case wrong_count\nstore 2 1 OK\nadd OK 4 1.0 0.0 0.0 1.0 -\nsearch dot OK 2 - - 2 1.0 0.0\nhit 0 0 1.0 0\nend\n\
-         case wrong_status\nstore 2 1 OK\nsearch dot OK 1 - - 2 0.0 0.0\nend\n\
-         case wrong_value\nstore 2 0 OK\nadd OK 2 3.0 4.0 -\nget 0 OK 0 3.0 4.0001\nend\n",
-    )
-    .unwrap();
-    let out = Command::new(&exe).arg(&cases).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stdout.contains("1 passed, 4 failed"), "{stdout}{stderr}");
-    for name in ["wrong_row", "wrong_count", "wrong_status", "wrong_value"] {
-        assert!(stderr.contains(&format!("case {name}:")), "{name} not reported:\n{stderr}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/conformance/selftest"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cases"))
+        .collect();
+    files.sort();
+    let names = |f: &Path| f.file_name().unwrap().to_string_lossy().into_owned();
+    let found: Vec<String> = files.iter().map(|f| names(f)).collect();
+    for want in ["sample.cases", "tolerance.cases", "wrong.cases"] {
+        assert!(found.iter().any(|f| f == want), "{want} missing from {found:?}");
     }
-}
-
-/// The comparison rules (tests/conformance/README.md, "Comparing"): the cases named accept_* in
-/// the shared self-test file pass, and exactly those named wrong_* are reported.
-#[test]
-fn c_conformance_runner_applies_the_bounds() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = build_c_program("conformance", Link::Static, dir.path());
-    let cases = root().join("tests/conformance/selftest/tolerance.cases");
-    let text = std::fs::read_to_string(&cases).unwrap();
-    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("case ")).collect();
-    let wrong: Vec<&str> = names.iter().copied().filter(|n| n.starts_with("wrong_")).collect();
-    assert!(!wrong.is_empty() && wrong.len() < names.len(), "{names:?}");
-    let out = Command::new(&exe).arg(&cases).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    let summary = format!("{} passed, {} failed", names.len() - wrong.len(), wrong.len());
-    assert!(stdout.contains(&summary), "want {summary}:\n{stdout}{stderr}");
-    for name in names {
-        let reported = stderr.contains(&format!("case {name}:"));
-        assert_eq!(reported, name.starts_with("wrong_"), "{name}:\n{stderr}");
+    for cases in &files {
+        let text = std::fs::read_to_string(cases).unwrap();
+        let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("case ")).collect();
+        let wrong = names.iter().filter(|n| n.starts_with("wrong_")).count();
+        assert!(!names.is_empty(), "{} holds no cases", cases.display());
+        let out = Command::new(&exe).arg(cases).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), wrong == 0, "{}:\n{stdout}{stderr}", cases.display());
+        let summary = format!("{} passed, {} failed", names.len() - wrong, wrong);
+        assert!(stdout.contains(&summary), "{}: want {summary}:\n{stdout}{stderr}", cases.display());
+        for name in names {
+            let reported = stderr.contains(&format!("case {name}:"));
+            assert_eq!(reported, name.starts_with("wrong_"), "{name}:\n{stderr}");
+        }
     }
 }

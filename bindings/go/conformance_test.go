@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ import (
 
 const (
 	conformanceGlob = "testdata/conformance/*.cases"
-	toleranceCases  = "testdata/conformance/selftest/tolerance.cases"
+	selftestGlob    = "testdata/conformance/selftest/*.cases"
 )
 
 func TestConformance(t *testing.T) {
@@ -44,62 +45,120 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// The runner itself: a sample file passes, and a file with wrong expectations is caught
-// line by line (a runner that accepted anything would fail here).
+// The runner itself (README "Runner self-tests"), from the self-test files every runner
+// shares: in each, the cases named wrong_* are reported and every other case passes. This
+// runner goes on after a mismatch, so where a case marks its wrong statements with `# wrong:`
+// comments, it reports each of them once, on the statement's lines, and nothing else.
 func TestConformanceRunner(t *testing.T) {
-	cases, failures := runCasesFile(t, "testdata/sample.cases")
-	if cases != 4 || len(failures) != 0 {
-		t.Fatalf("sample.cases: %d cases, failures %q", cases, failures)
-	}
-	cases, failures = runCasesFile(t, "testdata/wrong.cases")
-	wantLines := []string{":4:", ":5:", ":6:", ":8:", ":10:", ":15:", ":18:"}
-	if cases != 2 || len(failures) != len(wantLines) {
-		t.Fatalf("wrong.cases: %d cases, want 2; failures (want %d):\n%s", cases, len(wantLines), strings.Join(failures, "\n"))
-	}
-	for i, w := range wantLines {
-		if !strings.Contains(failures[i], w) {
-			t.Errorf("failure %d %q, want one at line %s", i, failures[i], w)
-		}
-	}
-}
-
-// The comparison rules (README "Comparing"), from the self-test file every runner shares: the
-// cases named accept_* pass and each case named wrong_* is reported.
-func TestConformanceRunnerBounds(t *testing.T) {
-	data, err := os.ReadFile(toleranceCases)
+	files, err := filepath.Glob(selftestGlob)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if name, ok := strings.CutPrefix(line, "case "); ok {
-			names = append(names, name)
+	for _, want := range []string{"sample.cases", "tolerance.cases", "wrong.cases"} {
+		if !slices.Contains(files, filepath.Join(filepath.Dir(selftestGlob), want)) {
+			t.Fatalf("%s missing from %q", want, files)
 		}
 	}
-	cases, failures := runCasesFile(t, toleranceCases)
-	if cases != len(names) || cases == 0 {
-		t.Fatalf("%d cases run, %d in the file", cases, len(names))
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			expect := selftestExpectations(t, file)
+			cases, failures := runCasesFile(t, file)
+			if cases != len(expect) || cases == 0 {
+				t.Fatalf("%d cases run, %d in the file", cases, len(expect))
+			}
+			for name, marked := range expect {
+				var lines []int
+				var mine []string
+				for _, f := range failures {
+					if strings.Contains(f, " case "+name+": ") {
+						lines = append(lines, failureLine(t, f))
+						mine = append(mine, f)
+					}
+				}
+				switch {
+				case !strings.HasPrefix(name, "wrong_"):
+					if len(lines) != 0 {
+						t.Errorf("%s was reported: %q", name, mine)
+					}
+				case len(lines) == 0:
+					t.Errorf("%s was not reported", name)
+				case len(marked) > 0:
+					// Each marked statement once: failure lines fall into distinct statements.
+					seen := map[int]bool{}
+					for _, l := range lines {
+						stmt := -1
+						for k, span := range marked {
+							if l >= span[0] && l <= span[1] {
+								stmt = k
+							}
+						}
+						if stmt < 0 || seen[stmt] {
+							t.Errorf("%s: failure at line %d is not on a marked statement (or twice on one)", name, l)
+						}
+						seen[stmt] = true
+					}
+					if len(seen) != len(marked) {
+						t.Errorf("%s: %d failures for %d marked statements: %q", name, len(lines), len(marked), mine)
+					}
+				}
+			}
+		})
 	}
-	wrong := 0
-	for _, name := range names {
-		reported := 0
-		for _, f := range failures {
-			if strings.Contains(f, " case "+name+": ") {
-				reported++
+}
+
+// selftestExpectations reads a self-test file: for each case, the line spans (first and last
+// line numbers) of the statements marked by a `# wrong:` comment. A statement is one line, or
+// a search line and its hit lines.
+func selftestExpectations(t *testing.T, file string) map[string][][2]int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := map[string][][2]int{}
+	name, marked, start := "", false, 0
+	for i, line := range strings.Split(string(data), "\n") {
+		no, text := i+1, strings.TrimSpace(line)
+		switch {
+		case text == "":
+		case strings.HasPrefix(text, "# wrong:"):
+			marked = true
+		case strings.HasPrefix(text, "#"):
+		case strings.HasPrefix(text, "case "):
+			name = strings.TrimPrefix(text, "case ")
+			expect[name] = nil
+		case strings.HasPrefix(text, "hit ") && start > 0:
+			if spans := expect[name]; marked {
+				// A mark inside a search's hits marks the whole search.
+				if len(spans) == 0 || spans[len(spans)-1][0] != start {
+					expect[name] = append(spans, [2]int{start, no})
+				}
+				marked = false
+			}
+			if spans := expect[name]; len(spans) > 0 && spans[len(spans)-1][0] == start {
+				spans[len(spans)-1][1] = no
+			}
+		default:
+			start = no
+			if marked {
+				expect[name] = append(expect[name], [2]int{no, no})
+				marked = false
 			}
 		}
-		if strings.HasPrefix(name, "wrong_") {
-			wrong++
-			if reported == 0 {
-				t.Errorf("%s was not reported", name)
-			}
-		} else if reported != 0 {
-			t.Errorf("%s was reported: %q", name, failures)
+	}
+	return expect
+}
+
+// failureLine is the line number in a failure message ("file:LINE: case ...").
+func failureLine(t *testing.T, failure string) int {
+	_, rest, ok := strings.Cut(failure, ".cases:")
+	if ok {
+		digits, _, _ := strings.Cut(rest, ":")
+		if n, err := strconv.Atoi(digits); err == nil {
+			return n
 		}
 	}
-	if wrong == 0 || wrong == len(names) {
-		t.Errorf("%d of %d cases are wrong_*: the file should hold both kinds", wrong, len(names))
-	}
+	t.Fatalf("no line number in %q", failure)
+	return 0
 }
 
 // expectedHit is a `hit` line: the reference's row, id and value, and the value's bound.
@@ -263,7 +322,7 @@ func (l *caseLine) done() error {
 }
 
 // runCasesFile runs every case of a file and returns the number of cases and one message
-// per mismatch. A malformed file stops the test.
+// per mismatch or malformed line (which ends its case). A file not made of cases stops the test.
 func runCasesFile(t *testing.T, path string) (int, []string) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -300,10 +359,12 @@ func runCasesFile(t *testing.T, path string) (int, []string) {
 		}
 		cases++
 		fails, err := runCase(name, lines[i+1:j])
-		if err != nil {
-			t.Fatal(err)
-		}
 		failures = append(failures, fails...)
+		if err != nil {
+			// err starts with the line's "file:no:", as every failure does.
+			where, why, _ := strings.Cut(err.Error(), ": ")
+			failures = append(failures, fmt.Sprintf("%s: case %s: malformed line: %s", where, name, why))
+		}
 		i = j + 1
 	}
 	return cases, failures

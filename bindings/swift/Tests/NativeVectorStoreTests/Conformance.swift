@@ -92,7 +92,13 @@ func runConformanceCases(_ text: String, source: String) -> (cases: Int, failure
                 let within = try reader.dashOr { r in try (0..<r.int()).map { _ in try r.int() } }
                 let query = try reader.floats(count: try reader.int())
                 var expected: [ExpectedHit] = []
-                while i < lines.count, lines[i].first == "hit" {
+                // The hit lines that follow; comments and blank lines may come between them.
+                while i < lines.count {
+                    guard let first = lines[i].first, !first.hasPrefix("#") else {
+                        i += 1
+                        continue
+                    }
+                    guard first == "hit" else { break }
                     var hit = TokenReader(tokens: lines[i], index: 1)
                     let want = ExpectedHit(
                         index: try hit.int(), id: try hit.uint64(), value: try hit.double(), bound: try hit.double())

@@ -7,7 +7,8 @@ final class ConformanceTests: XCTestCase {
     static let repoRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
-    static let testdata = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("testdata")
+    /// The runner self-test files every runner shares: <repo>/tests/conformance/selftest.
+    static let selftest = repoRoot.appendingPathComponent("tests/conformance/selftest")
 
     func run(_ url: URL) throws -> (cases: Int, failures: [String]) {
         runConformanceCases(try String(contentsOf: url, encoding: .utf8), source: url.lastPathComponent)
@@ -27,45 +28,78 @@ final class ConformanceTests: XCTestCase {
         }
     }
 
-    func testRunnerPassesTheSample() throws {
-        let (cases, failures) = try run(Self.testdata.appendingPathComponent("sample.cases"))
-        XCTAssertEqual(cases, 3)
-        XCTAssertEqual(failures, [])
-    }
-
-    /// The comparison rules (README "Comparing"), from the self-test file every runner shares:
-    /// the cases named accept_* pass and each case named wrong_* is reported.
-    func testRunnerAppliesTheBounds() throws {
-        let url = Self.repoRoot.appendingPathComponent("tests/conformance/selftest/tolerance.cases")
-        let names = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
-            .filter { $0.hasPrefix("case ") }.map { String($0.dropFirst(5)) }
-        let wrong = names.filter { $0.hasPrefix("wrong_") }
-        XCTAssertFalse(wrong.isEmpty)
-        XCTAssertLessThan(wrong.count, names.count)
-        let (cases, failures) = try run(url)
-        XCTAssertEqual(cases, names.count)
-        for name in names {
-            let reported = failures.contains { $0.contains("[\(name)]: ") }
-            XCTAssertEqual(reported, name.hasPrefix("wrong_"), "\(name): \(failures)")
+    /// The runner itself (tests/conformance/README.md, "Runner self-tests"): in each self-test
+    /// file the cases named wrong_* are reported and every other case passes. This runner goes on
+    /// after a mismatch, so where a case marks its wrong statements with `# wrong:` comments, it
+    /// reports each of them once, on the statement's lines, and nothing else.
+    func testRunnerSelfTest() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: Self.selftest.path)) ?? []
+        let files = names.filter { $0.hasSuffix(".cases") }.sorted()
+        for want in ["sample.cases", "tolerance.cases", "wrong.cases"] {
+            XCTAssertTrue(files.contains(want), "\(want) missing from \(Self.selftest.path)")
+        }
+        for file in files {
+            let url = Self.selftest.appendingPathComponent(file)
+            let expect = selftestExpectations(try String(contentsOf: url, encoding: .utf8))
+            let (cases, failures) = try run(url)
+            XCTAssertEqual(cases, expect.count, file)
+            XCTAssertGreaterThan(cases, 0, file)
+            for (name, marked) in expect {
+                let mine = failures.filter { $0.contains(" [\(name)]: ") }
+                let lines = mine.map(failureLine)
+                if !name.hasPrefix("wrong_") {
+                    XCTAssertEqual(mine, [], "\(file): \(name) was reported")
+                } else if mine.isEmpty {
+                    XCTFail("\(file): \(name) was not reported")
+                } else if !marked.isEmpty {
+                    // Each marked statement once: the failure lines fall into distinct statements.
+                    let statements = lines.map { line in marked.firstIndex { $0.contains(line) } }
+                    XCTAssertFalse(statements.contains(nil), "\(name): a failure off the marked statements: \(mine)")
+                    XCTAssertEqual(Set(statements.compactMap { $0 }).count, marked.count, "\(name): \(mine)")
+                    XCTAssertEqual(lines.count, marked.count, "\(name): \(mine)")
+                }
+            }
         }
     }
+}
 
-    /// The runner must notice every kind of mismatch, or the shared cases would prove nothing.
-    func testRunnerReportsEveryMismatch() throws {
-        let (cases, failures) = try run(Self.testdata.appendingPathComponent("wrong.cases"))
-        XCTAssertEqual(cases, 3)
-        let expected = [
-            "store: status OK, want INVALID_ARGUMENT",
-            "len: 3, want 4",
-            "get 1: id 1, want 7",
-            "search cosine: row 0 has value 0.99388",
-            "search cosine: 2 hits, expected 1",
-            "search dot: status OK, want DIMENSION_MISMATCH",
-            "malformed line: not a float: -",
-        ]
-        XCTAssertEqual(failures.count, expected.count, failures.joined(separator: "\n"))
-        for (failure, want) in zip(failures, expected) {
-            XCTAssertTrue(failure.contains(want), "\(failure) does not contain \(want)")
+/// For each case of a self-test file, the line ranges of the statements marked by a `# wrong:`
+/// comment. A statement is one line, or a search line and its hit lines.
+private func selftestExpectations(_ text: String) -> [String: [ClosedRange<Int>]] {
+    var expect: [String: [ClosedRange<Int>]] = [:]
+    var name = ""
+    var marked = false
+    var start = 0
+    for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let line = i + 1
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty {
+            continue
+        } else if text.hasPrefix("# wrong:") {
+            marked = true
+        } else if text.hasPrefix("#") {
+            continue
+        } else if text.hasPrefix("case ") {
+            name = String(text.dropFirst(5))
+            expect[name] = []
+        } else if text.hasPrefix("hit "), start > 0 {
+            var spans = expect[name] ?? []
+            // A mark inside a search's hits marks the whole search.
+            if marked, spans.last?.lowerBound != start { spans.append(start...line) }
+            marked = false
+            if let last = spans.last, last.lowerBound == start { spans[spans.count - 1] = start...line }
+            expect[name] = spans
+        } else {
+            start = line
+            if marked { expect[name, default: []].append(line...line) }
+            marked = false
         }
     }
+    return expect
+}
+
+/// The line number in a failure ("file.cases:LINE [case]: ...").
+private func failureLine(_ failure: String) -> Int {
+    guard let at = failure.range(of: ".cases:") else { return -1 }
+    return Int(failure[at.upperBound...].prefix { $0.isNumber }) ?? -1
 }
