@@ -16,6 +16,7 @@ mod search;
 mod status;
 mod store;
 #[cfg(test)]
+#[path = "../tests/support/child.rs"]
 mod test_support;
 mod topk;
 

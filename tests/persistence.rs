@@ -15,6 +15,9 @@ use nvs::ffi;
 use nvs::npz::{ReadOptions, WriteOptions};
 use nvs::{ErrorKind, Metric, SearchOptions, VectorStore};
 
+#[path = "support/child.rs"]
+mod child;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -800,42 +803,6 @@ fn save_refuses_special_destinations_and_replaces_symbolic_links_like_the_refere
 // ---------------------------------------------------------------------------------------------
 // The library never writes to stdout or stderr
 
-/// Run `f` with fds 1 and 2 on a pipe; return what reached them. Only for a child process that
-/// runs one test (the descriptors are process-wide).
-fn captured(f: impl FnOnce()) -> Vec<u8> {
-    use std::io::Read;
-    use std::os::fd::AsRawFd;
-    let (mut reader, writer) = std::io::pipe().unwrap();
-    let drain = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        reader.read_to_end(&mut bytes).unwrap();
-        bytes
-    });
-    // SAFETY: plain descriptor duplication.
-    let saved = unsafe { [libc::dup(1), libc::dup(2)] };
-    // SAFETY: as above.
-    unsafe {
-        libc::dup2(writer.as_raw_fd(), 1);
-        libc::dup2(writer.as_raw_fd(), 2);
-    }
-    drop(writer);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    let _ = std::io::stdout().flush();
-    // SAFETY: restore the saved descriptors, which closes the pipe's last write ends.
-    unsafe {
-        libc::dup2(saved[0], 1);
-        libc::dup2(saved[1], 2);
-        libc::close(saved[0]);
-        libc::close(saved[1]);
-    }
-    let bytes = drain.join().unwrap();
-    if let Err(panic) = result {
-        eprintln!("captured output: {}", String::from_utf8_lossy(&bytes));
-        std::panic::resume_unwind(panic);
-    }
-    bytes
-}
-
 /// Writes past `bytes` then fail with EFBIG (SIGXFSZ is ignored so they do not kill the process).
 fn set_file_size_limit(bytes: libc::rlim_t) {
     // SAFETY: plain libc calls in a child process that runs one test.
@@ -854,14 +821,7 @@ fn set_file_size_limit(bytes: libc::rlim_t) {
 #[test]
 fn failures_print_nothing() {
     let dir = tmp();
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["silent_failures_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("NVS_PERSIST_SILENT_DIR", dir.path())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "child failed: {}\n{stdout}{stderr}", output.status);
-    assert!(stdout.contains("1 passed"), "the child test did not run:\n{stdout}");
+    child::run_child_test("silent_failures_child", &[("NVS_PERSIST_SILENT_DIR", dir.path())]);
 }
 
 #[test]
@@ -922,7 +882,7 @@ fn silent_failures_child() {
     fs::write(&file, b"x").unwrap();
     let bound = VectorStore::open(&kept, ReadOptions::default()).unwrap();
 
-    let printed = captured(|| {
+    let printed = child::captured(|| {
         // A full disk at many points of a save, in every mode.
         let dest = dir.join("big.npz");
         for (options, size) in modes.iter().zip(&sizes) {

@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn panics_become_internal_with_their_message_and_print_nothing() {
-        crate::test_support::run_child_test("ffi::tests::panics_child");
+        crate::test_support::run_child_test("ffi::tests::panics_child", &[]);
     }
 
     #[test]

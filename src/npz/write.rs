@@ -326,6 +326,6 @@ mod tests {
     /// runs in a child process whose fds 1 and 2 are captured, so nothing else writes to them.
     #[test]
     fn failed_writes_print_nothing() {
-        crate::test_support::run_child_test("npz::write::tests::failed_writes_child");
+        crate::test_support::run_child_test("npz::write::tests::failed_writes_child", &[]);
     }
 }

@@ -1,4 +1,6 @@
-//! Helpers for the library's unit tests.
+//! Child-process test helpers, shared by the library's unit tests (src/lib.rs includes this file
+//! as `test_support`) and the integration tests (`#[path = "support/child.rs"]`): a test that
+//! takes over fds 1 and 2 runs alone in a re-executed copy of its test binary.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -37,10 +39,11 @@ pub(crate) fn captured(f: impl FnOnce()) -> Vec<u8> {
 }
 
 /// Run the ignored test `name` of this test binary in a child process (where it may take over
-/// fds 1 and 2) and fail unless it ran and passed.
-pub(crate) fn run_child_test(name: &str) {
+/// fds 1 and 2), with extra environment variables, and fail unless it ran and passed.
+pub(crate) fn run_child_test(name: &str, env: &[(&str, &std::path::Path)]) {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
