@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
 use nvs::ffi;
-use nvs::npz::{ReadOptions, WriteOptions};
 use nvs::{ErrorKind, Metric, SearchOptions, VectorStore};
+use nvs::{ReadOptions, WriteOptions};
 
 #[path = "support/child.rs"]
 mod child;

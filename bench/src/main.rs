@@ -258,7 +258,7 @@ fn memory(smoke: bool) {
         let path = dir.join(format!("{label}.npz"));
         {
             let s = store(rows, dims, true, 21);
-            let options = nvs::npz::WriteOptions { uncompressed, ..Default::default() };
+            let options = nvs::WriteOptions { uncompressed, ..Default::default() };
             s.save(Some(&path), options).unwrap();
         }
         let measure = |op: &str| -> f64 {

@@ -705,7 +705,7 @@ struct State {
 
 /// Row `row` as a normalize store keeps it: scaled by the reciprocal of its f64 norm.
 fn normalized(row: &[f32]) -> Vec<f32> {
-    let inv = 1.0 / nvs::kernels::norm_sq_f64(row).sqrt();
+    let inv = 1.0 / nvs::kernels::portable::norm_sq_f64(row).sqrt();
     row.iter().map(|&x| (x as f64 * inv) as f32).collect()
 }
 
@@ -975,13 +975,13 @@ fn value_faults(e: &mut Expect, sh: &Shadow, metric: u32, query: &[f32], eff: &E
     let finite = query.iter().all(|x| x.is_finite());
     e.on(!finite, NON_FINITE);
     let normalizes = metric == COSINE || sh.normalize;
-    e.on(dims_ok && finite && normalizes && nvs::kernels::norm_sq_f64(query) == 0.0, ZERO_NORM);
+    e.on(dims_ok && finite && normalizes && nvs::kernels::portable::norm_sq_f64(query) == 0.0, ZERO_NORM);
 }
 
 /// The query the library scans with: unit length for cosine and for normalize stores.
 fn prepared_query(sh: &Shadow, metric: u32, q: &[f32]) -> Vec<f32> {
     if metric == COSINE || sh.normalize {
-        let n = nvs::kernels::norm_sq_f64(q).sqrt();
+        let n = nvs::kernels::portable::norm_sq_f64(q).sqrt();
         q.iter().map(|&x| (x as f64 / n) as f32).collect()
     } else {
         q.to_vec()
@@ -1022,7 +1022,7 @@ fn value_bounds(sh: &Shadow, metric: u32, qp: &[f32], row: usize) -> (f64, f64) 
         let tol = k * U64 * s;
         (dot - tol, dot + tol)
     } else {
-        let norm = nvs::kernels::norm_sq_f64(r).sqrt();
+        let norm = nvs::kernels::portable::norm_sq_f64(r).sqrt();
         let c = dot / norm;
         let tol = k * U64 * s / norm + 2.0 * U32 * c.abs() + F32_UNDERFLOW;
         (c - tol, c + tol)

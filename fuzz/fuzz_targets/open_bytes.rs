@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nvs::npz::ReadOptions;
+use nvs::ReadOptions;
 use nvs::{ErrorKind, Metric, SearchOptions, VectorStore};
 
 fuzz_target!(|data: &[u8]| {

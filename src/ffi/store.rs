@@ -2,7 +2,8 @@
 
 use super::{boundary, boundary_value, nvs_status, slice, slice_mut, write_out};
 use crate::error::{Error, ErrorKind};
-use crate::store::{Hit, Metric, SearchOptions, VectorStore};
+use crate::search::{Hit, Metric, SearchOptions};
+use crate::store::VectorStore;
 
 /// An opaque store handle. Create with `nvs_store_new` or `nvs_store_open*`, release with
 /// `nvs_store_free`. Thread-safe: see the note at the top of this header.

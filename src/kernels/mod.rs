@@ -11,7 +11,8 @@
 //! wherever the row sits in a block and whether it came from a single or a batch search.
 //! Implementations differ from each other only by float rounding, except the exact values of
 //! raw stores ([`Kernel::dots_exact`], [`Kernel::distances_exact`], [`Kernel::cosines_exact`],
-//! [`norm_exact`]): those are correctly rounded, so every implementation gives the same bits.
+//! [`norm_exact`]) and the f64 row helpers ([`Kernel::norm_sq_f64`], [`Kernel::scale_f64`]): those
+//! give the same bits on every implementation; the exact ones are correctly rounded, so every implementation gives the same bits.
 
 use std::sync::OnceLock;
 
@@ -234,6 +235,38 @@ impl Kernel {
         }
     }
 
+    /// Squared norm accumulated in f64 (see [`portable::norm_sq_f64`]): the finiteness check
+    /// and the cached norm of a row. The same bits on every implementation.
+    pub fn norm_sq_f64(self, a: &[f32]) -> f64 {
+        assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
+        match self {
+            // SAFETY: the CPU supports `self` (checked above), and every x86 kernel implies
+            // AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 | Kernel::Avx512 => unsafe { x86::avx2_norm_sq_f64(a) },
+            // SAFETY: the CPU supports `self` (checked above).
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => unsafe { neon::neon_norm_sq_f64(a) },
+            _ => portable::norm_sq_f64(a),
+        }
+    }
+
+    /// `out[i] = (row[i] * inv) rounded to f32`, the product taken in f64 (see
+    /// [`portable::scale_f64`]): scales a row to unit length. The same bits on every
+    /// implementation.
+    pub fn scale_f64(self, row: &[f32], inv: f64, out: &mut [f32]) {
+        assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
+        match self {
+            // SAFETY: as in `norm_sq_f64`.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 | Kernel::Avx512 => unsafe { x86::avx2_scale_f64(row, inv, out) },
+            // SAFETY: as in `norm_sq_f64`.
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => unsafe { neon::neon_scale_f64(row, inv, out) },
+            _ => portable::scale_f64(row, inv, out),
+        }
+    }
+
     fn check_exact(self, query: &[f32], rows: &[&[f32]], outputs: usize) {
         assert_eq!(outputs, rows.len(), "one output per row");
         let d = query.len();
@@ -293,72 +326,6 @@ impl Kernel {
     }
 }
 
-/// f64 accumulators for the f64 reductions below: independent chains so they run at vector
-/// speed, combined in a fixed order so the result never depends on the CPU.
-const F64_LANES: usize = 8;
-
-#[inline(always)]
-fn sum_f64<'a>(a: &'a [f32], b: &'a [f32], term: impl Fn(f32, f32) -> f64) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; F64_LANES];
-    // Whole chunks without index arithmetic, so the compiler vectorizes the lanes.
-    for (x, y) in a.chunks_exact(F64_LANES).zip(b.chunks_exact(F64_LANES)) {
-        for l in 0..F64_LANES {
-            acc[l] += term(x[l], y[l]);
-        }
-    }
-    let full = n - n % F64_LANES;
-    let mut tail = 0.0;
-    for (&x, &y) in a[full..].iter().zip(&b[full..]) {
-        tail += term(x, y);
-    }
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-    (((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))) + tail
-}
-
 /// The correctly rounded euclidean norm of `a` (ties to even): the query norm of a search.
-pub fn norm_exact(a: &[f32]) -> f64 {
-    exact::norm(a)
-}
-
-/// Squared norm accumulated in f64, so finite rows of any magnitude never overflow. Each square
-/// of an f32 is exact in f64, so only the (fixed) summation order rounds: eight lanes of at
-/// most `len / 8` terms, a tail chain of at most 7, four more additions, all terms
-/// non-negative, so the relative error is below `(len / 8 + 8) * 2^-53`. Its square root is
-/// what raw stores cache as a row's norm, well within the [`norm_hint_tolerance`] that
-/// [`Kernel::cosines_exact`] allows.
-pub fn norm_sq_f64(a: &[f32]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if Kernel::active() != Kernel::Portable {
-        // SAFETY: every non-portable x86 kernel implies AVX2 and FMA (checked by `active`).
-        return unsafe { x86::avx2_norm_sq_f64(a) };
-    }
-    norm_sq_f64_generic(a)
-}
-
-/// The one definition of [`norm_sq_f64`], compiled again with AVX2 enabled by `x86.rs`. The
-/// operation order is fixed by the source, so both builds give the same bits.
-#[inline(always)]
-pub(crate) fn norm_sq_f64_generic(a: &[f32]) -> f64 {
-    sum_f64(a, a, |x, _| x as f64 * x as f64)
-}
-
-/// `out[i] = (row[i] * inv) rounded to f32`, the product taken in f64: scales a row to unit
-/// length when `inv` is the reciprocal of its f64 norm.
-pub fn scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if Kernel::active() != Kernel::Portable {
-        // SAFETY: as in `norm_sq_f64`.
-        return unsafe { x86::avx2_scale_f64(row, inv, out) };
-    }
-    scale_f64_generic(row, inv, out)
-}
-
-/// The one definition of [`scale_f64`] (see [`norm_sq_f64_generic`]).
-#[inline(always)]
-pub(crate) fn scale_f64_generic(row: &[f32], inv: f64, out: &mut [f32]) {
-    for (o, &x) in out.iter_mut().zip(row) {
-        *o = (x as f64 * inv) as f32;
-    }
-}
+/// One definition for every implementation (`exact.rs`).
+pub use exact::norm as norm_exact;

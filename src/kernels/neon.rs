@@ -136,3 +136,17 @@ pub(crate) unsafe fn neon_distances_exact(q: &[f32], rows: &[&[f32]], out: &mut 
 pub(crate) unsafe fn neon_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
     exact::cosines::<NeonF64>(q, rows, norms, out)
 }
+
+/// # Safety
+/// The CPU has NEON.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn neon_norm_sq_f64(a: &[f32]) -> f64 {
+    super::portable::norm_sq_f64(a)
+}
+
+/// # Safety
+/// The CPU has NEON.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn neon_scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
+    super::portable::scale_f64(row, inv, out)
+}

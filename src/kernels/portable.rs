@@ -79,3 +79,51 @@ pub fn scores_tile(op: super::Op, queries: &[&[f32]], rows: &[&[f32]], out: &mut
         scores(op, q, rows, o);
     }
 }
+
+/// f64 accumulators for the f64 reductions below: independent chains so they run at vector
+/// speed, combined in a fixed order so the result never depends on the CPU.
+const F64_LANES: usize = 8;
+
+#[inline(always)]
+fn sum_f64<'a>(a: &'a [f32], b: &'a [f32], term: impl Fn(f32, f32) -> f64) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; F64_LANES];
+    // Whole chunks without index arithmetic, so the compiler vectorizes the lanes.
+    for (x, y) in a.chunks_exact(F64_LANES).zip(b.chunks_exact(F64_LANES)) {
+        for l in 0..F64_LANES {
+            acc[l] += term(x[l], y[l]);
+        }
+    }
+    let full = n - n % F64_LANES;
+    let mut tail = 0.0;
+    for (&x, &y) in a[full..].iter().zip(&b[full..]) {
+        tail += term(x, y);
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    (((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))) + tail
+}
+
+/// Squared norm accumulated in f64, so finite rows of any magnitude never overflow. Each square
+/// of an f32 is exact in f64, so only the (fixed) summation order rounds: eight lanes of at
+/// most `len / 8` terms, a tail chain of at most 7, four more additions, all terms
+/// non-negative, so the relative error is below `(len / 8 + 8) * 2^-53`. Its square root is
+/// what raw stores cache as a row's norm, well within the
+/// [`norm_hint_tolerance`](super::norm_hint_tolerance) that
+/// [`Kernel::cosines_exact`](super::Kernel::cosines_exact) allows.
+///
+/// The one definition: the instruction-set arms compile this same source with their features
+/// enabled, and the operation order is fixed by the source, so every arm gives the same bits.
+#[inline(always)]
+pub fn norm_sq_f64(a: &[f32]) -> f64 {
+    sum_f64(a, a, |x, _| x as f64 * x as f64)
+}
+
+/// `out[i] = (row[i] * inv) rounded to f32`, the product taken in f64: scales a row to unit
+/// length when `inv` is the reciprocal of its f64 norm (one definition, as [`norm_sq_f64`]).
+#[inline(always)]
+pub fn scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(row) {
+        *o = (x as f64 * inv) as f32;
+    }
+}

@@ -228,23 +228,17 @@ fn ingestion_kernels_give_the_same_bits_on_every_path() {
     let mut rng = Rng(99);
     for n in [0usize, 1, 7, 8, 9, 63, 384, 1000] {
         let row = rng.vec(n);
-        let norm = norm_sq_f64_generic(&row);
-        assert_eq!(norm_sq_f64(&row).to_bits(), norm.to_bits(), "n={n}");
+        let norm = portable::norm_sq_f64(&row);
         let want: f64 = row.iter().map(|&x| x as f64 * x as f64).sum();
         assert!((norm - want).abs() <= 1e-12 * want.max(1.0));
         let inv = 1.0 / norm.sqrt().max(1e-30);
-        let mut a = vec![0.0f32; n];
-        let mut b = vec![0.0f32; n];
-        scale_f64(&row, inv, &mut a);
-        scale_f64_generic(&row, inv, &mut b);
-        assert_eq!(a, b);
-        #[cfg(target_arch = "x86_64")]
-        if Kernel::Avx2.is_supported() {
-            // SAFETY: AVX2 and FMA are present (checked).
-            let forced = unsafe { x86::avx2_norm_sq_f64(&row) };
-            assert_eq!(forced.to_bits(), norm.to_bits());
-            unsafe { x86::avx2_scale_f64(&row, inv, &mut a) };
-            assert_eq!(a, b);
+        let mut want_scaled = vec![0.0f32; n];
+        portable::scale_f64(&row, inv, &mut want_scaled);
+        for kernel in Kernel::supported() {
+            assert_eq!(kernel.norm_sq_f64(&row).to_bits(), norm.to_bits(), "{} n={n}", kernel.name());
+            let mut scaled = vec![f32::NAN; n];
+            kernel.scale_f64(&row, inv, &mut scaled);
+            assert_eq!(scaled, want_scaled, "{} n={n}", kernel.name());
         }
     }
 }
@@ -646,7 +640,7 @@ fn stored_norms_are_within_the_tolerance_cosine_assumes() {
             if exact == 0.0 {
                 continue;
             }
-            let sq = norm_sq_f64(&row);
+            let sq = Kernel::active().norm_sq_f64(&row);
             assert!((sq - exact_sq).abs() <= (d as f64 / 8.0 + 8.0) * f64::EPSILON / 2.0 * exact_sq * 1.0001);
             let stored = sq.sqrt();
             assert!((stored - exact).abs() <= norm_hint_tolerance(d) * exact, "d={d} scale {scale}");

@@ -286,12 +286,12 @@ pub(crate) unsafe fn avx512_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f
 /// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_norm_sq_f64(a: &[f32]) -> f64 {
-    super::norm_sq_f64_generic(a)
+    super::portable::norm_sq_f64(a)
 }
 
 /// # Safety
 /// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
-    super::scale_f64_generic(row, inv, out)
+    super::portable::scale_f64(row, inv, out)
 }

@@ -11,6 +11,7 @@ mod atomic;
 mod npy;
 mod pickle;
 mod read;
+mod store;
 mod write;
 
 use std::fs::{self, FileType, OpenOptions};

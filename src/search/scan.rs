@@ -1,0 +1,171 @@
+//! The scans: blocks of rows against one query, tiles of rows against groups of queries (a
+//! blocked matrix product), each feeding per-query top-k selections.
+
+use super::request::{Hit, Metric, Plan, Query};
+use super::topk::TopK;
+use crate::kernels::Op;
+
+/// Rows scanned per kernel call: small enough that the value buffer stays in L1.
+pub(super) const BLOCK_ROWS: usize = 256;
+/// Bytes of queries per batch tile pass: small enough that a pass's queries and the few rows
+/// a micro-kernel holds stay in L1 (32-48 KiB), so the FMA units are not starved by L2.
+const QUERY_GROUP_BYTES: usize = 24 << 10;
+
+impl<'a> Plan<'a> {
+    /// How many rows the search looks at.
+    pub(super) fn candidates(&self) -> usize {
+        self.within_rows.map_or(self.rows.len(), |w| w.len())
+    }
+
+    fn op(&self) -> Op {
+        match self.metric {
+            Metric::Euclidean => Op::L2sq,
+            Metric::Dot | Metric::Cosine => Op::Dot,
+        }
+    }
+
+    /// The store row at candidate position `pos`.
+    #[inline]
+    pub(super) fn row_at(&self, pos: usize) -> usize {
+        match self.within_rows {
+            None => pos,
+            Some(within) => within[pos],
+        }
+    }
+
+    /// Point `refs` at the rows of candidates `start..start + refs.len()`, in place (a
+    /// prefilter costs only its selected rows: nothing is copied).
+    fn gather<'r>(&'r self, start: usize, refs: &mut [&'r [f32]]) {
+        let d = self.dimensions;
+        let vectors = &self.rows.vectors;
+        match self.within_rows {
+            None => {
+                let block = &vectors[start * d..(start + refs.len()) * d];
+                for (r, row) in refs.iter_mut().zip(block.chunks_exact(d)) {
+                    *r = row;
+                }
+            }
+            Some(within) => {
+                for (r, &row) in refs.iter_mut().zip(&within[start..]) {
+                    *r = &vectors[row * d..(row + 1) * d];
+                }
+            }
+        }
+    }
+
+    /// Rows per batch tile: about 128 KiB of rows, so a tile read from memory once stays in
+    /// L2 while every query group passes over it; a multiple of the 3- and 6-row micro-kernels.
+    fn tile_rows(&self) -> usize {
+        let rows = (128 << 10) / (self.dimensions * 4).max(1);
+        (rows / 12 * 12).clamp(12, 240)
+    }
+
+    /// Queries share each tile of rows while it is in cache (a blocked matrix product); the
+    /// top-k of every query is updated tile by tile, so no score matrix is ever materialized.
+    pub(super) fn scan_batch(&self, queries: &[Query]) -> Vec<Vec<Hit>> {
+        if queries.is_empty() {
+            return Vec::new();
+        }
+        let op = self.op();
+        let mut tops: Vec<TopK> =
+            queries.iter().map(|_| TopK::new(self.top_k, self.metric.descending())).collect();
+        let qrefs: Vec<&[f32]> = queries.iter().map(|q| &q.0[..]).collect();
+        let n = self.candidates();
+        let rb = self.tile_rows();
+        let qb = (QUERY_GROUP_BYTES / (self.dimensions * 4).max(1) / 4 * 4).clamp(4, 64).min(queries.len());
+        let mut refs: Vec<&[f32]> = vec![&[]; rb];
+        let mut values = vec![0.0f32; qb * rb];
+        let mut start = 0;
+        while start < n {
+            let m = rb.min(n - start);
+            self.gather(start, &mut refs[..m]);
+            for (qs, tops) in qrefs.chunks(qb).zip(tops.chunks_mut(qb)) {
+                let values = &mut values[..qs.len() * m];
+                self.kernel.scores_tile(op, qs, &refs[..m], values);
+                for ((q, top), vals) in qs.iter().zip(tops.iter_mut()).zip(values.chunks_exact(m)) {
+                    if self.normalized_store {
+                        self.offer_block(start, vals, top);
+                    } else {
+                        self.offer_raw(q, start, &refs[..m], vals, top);
+                    }
+                }
+            }
+            start += m;
+        }
+        tops.into_iter().map(|t| self.hits(t)).collect()
+    }
+
+    /// Score candidates `from..to` (positions in the store or in `within_rows`) into `top`.
+    pub(super) fn scan(&self, query: &Query, from: usize, to: usize, top: &mut TopK) {
+        let q = &query.0;
+        let op = self.op();
+        let mut raw = [0.0f32; BLOCK_ROWS];
+        let mut refs: [&[f32]; BLOCK_ROWS] = [&[]; BLOCK_ROWS];
+        let mut start = from;
+        while start < to {
+            let m = BLOCK_ROWS.min(to - start);
+            self.gather(start, &mut refs[..m]);
+            self.kernel.scores(op, q, &refs[..m], &mut raw[..m]);
+            if self.normalized_store {
+                self.offer_block(start, &raw[..m], top);
+            } else {
+                self.offer_raw(q, start, &refs[..m], &raw[..m], top);
+            }
+            start += m;
+        }
+    }
+
+    /// Normalized stores: offer kernel results for candidates `start..start + raw.len()`. The
+    /// value is monotonic in the kernel result, so when even the block's best result cannot
+    /// beat the k-th value the whole block is skipped with one vectorizable min/max; otherwise
+    /// rows that rank below it are rejected before the top-k is touched.
+    #[inline]
+    fn offer_block(&self, start: usize, raw: &[f32], top: &mut TopK) {
+        let descending = self.metric.descending();
+        let value = |r: f32| match self.metric {
+            Metric::Euclidean => r.max(0.0).sqrt() as f64,
+            _ => r as f64,
+        };
+        if let Some(bar) = top.worst() {
+            let best =
+                raw.iter().fold(if descending { f32::NEG_INFINITY } else { f32::INFINITY }, |m, &v| {
+                    if descending {
+                        m.max(v)
+                    } else {
+                        m.min(v)
+                    }
+                });
+            if top.strictly_worse(value(best), bar) {
+                return;
+            }
+        }
+        for (i, &r) in raw.iter().enumerate() {
+            let v = value(r);
+            if top.worst().is_some_and(|bar| top.strictly_worse(v, bar)) {
+                continue;
+            }
+            self.keep(v, self.row_at(start + i), top);
+        }
+    }
+
+    /// Apply the threshold to a metric value and keep it if it ranks in the top-k.
+    #[inline]
+    pub(super) fn keep(&self, value: f64, row: usize, top: &mut TopK) {
+        if let Some(t) = self.threshold {
+            let passes = if self.metric.descending() { value >= t } else { value <= t };
+            if !passes {
+                return;
+            }
+        }
+        if top.admits(value, row) {
+            top.push(value, row);
+        }
+    }
+
+    pub(super) fn hits(&self, top: TopK) -> Vec<Hit> {
+        top.into_sorted()
+            .into_iter()
+            .map(|s| Hit { index: s.index, id: self.rows.ids[s.index], value: s.value })
+            .collect()
+    }
+}
