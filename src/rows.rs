@@ -30,9 +30,6 @@ pub(crate) struct PreparedRows {
     pub(crate) zero_norm_rows: usize,
 }
 
-/// Values scaled per kernel call while normalizing (a stack buffer that stays in L1).
-const SCALE_CHUNK: usize = 256;
-
 impl Layout {
     /// `dimensions` must be greater than 0 and small enough that row byte sizes stay
     /// representable everywhere (isize::MAX on 32-bit hosts included).
@@ -68,21 +65,12 @@ impl Layout {
         out.try_reserve_exact(vectors.len())?;
         memory::advise_huge_pages(&mut out);
         let mut stats = RowStats::new(self.normalize, vectors.len() / d)?;
-        // One pass, row by row while the row is in L1. Rows are appended (no zero-fill pass
-        // over the new buffer); normalized values go through a small stack buffer.
-        let mut scaled = [0.0f32; SCALE_CHUNK];
+        // One pass: each row is appended (no zero-fill pass over the new buffer) and prepared
+        // right away, while it is in L1.
         for (r, row) in vectors.chunks_exact(d).enumerate() {
-            let norm = stats.visit(r, row, what)?;
-            if !self.normalize {
-                out.extend_from_slice(row);
-            } else if norm != 0.0 {
-                let inv = 1.0 / norm;
-                for part in row.chunks(SCALE_CHUNK) {
-                    let dst = &mut scaled[..part.len()];
-                    stats.kernel.scale_f64(part, inv, dst);
-                    out.extend_from_slice(dst);
-                }
-            }
+            let start = out.len();
+            out.extend_from_slice(row);
+            stats.prepare(r, &mut out[start..], what)?;
         }
         stats.finish(out, what)
     }
@@ -93,17 +81,8 @@ impl Layout {
         let d = self.dimensions;
         self.check_whole_rows(vectors.len(), what)?;
         let mut stats = RowStats::new(self.normalize, vectors.len() / d)?;
-        let mut scaled = [0.0f32; SCALE_CHUNK];
         for (r, row) in vectors.chunks_exact_mut(d).enumerate() {
-            let norm = stats.visit(r, row, what)?;
-            if self.normalize && norm != 0.0 {
-                let inv = 1.0 / norm;
-                for part in row.chunks_mut(SCALE_CHUNK) {
-                    let dst = &mut scaled[..part.len()];
-                    stats.kernel.scale_f64(part, inv, dst);
-                    part.copy_from_slice(dst);
-                }
-            }
+            stats.prepare(r, row, what)?;
         }
         stats.finish(vectors, what)
     }
@@ -165,6 +144,16 @@ impl RowStats {
             norms.try_reserve_exact(rows)?;
         }
         Ok(RowStats { kernel: Kernel::active(), normalize, norms, zero_norm_rows: 0, first_zero_row: None })
+    }
+
+    /// Check row `r` and, in a normalize store, scale it to unit length in place (each value
+    /// times the reciprocal of the f64 norm, rounded to f32). Zero rows stay as they are.
+    fn prepare(&mut self, r: usize, row: &mut [f32], what: &str) -> Result<()> {
+        let norm = self.visit(r, row, what)?;
+        if self.normalize && norm != 0.0 {
+            self.kernel.scale_f64(row, 1.0 / norm);
+        }
+        Ok(())
     }
 
     /// Check row `r` and return its f64 norm. The f64 squared norm doubles as the finiteness

@@ -251,19 +251,19 @@ impl Kernel {
         }
     }
 
-    /// `out[i] = (row[i] * inv) rounded to f32`, the product taken in f64 (see
-    /// [`portable::scale_f64`]): scales a row to unit length. The same bits on every
+    /// `row[i] = (row[i] * inv) rounded to f32`, the product taken in f64 (see
+    /// [`portable::scale_f64`]): scales a row to unit length in place. The same bits on every
     /// implementation.
-    pub fn scale_f64(self, row: &[f32], inv: f64, out: &mut [f32]) {
+    pub fn scale_f64(self, row: &mut [f32], inv: f64) {
         assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
         match self {
             // SAFETY: as in `norm_sq_f64`.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 | Kernel::Avx512 => unsafe { x86::avx2_scale_f64(row, inv, out) },
+            Kernel::Avx2 | Kernel::Avx512 => unsafe { x86::avx2_scale_f64(row, inv) },
             // SAFETY: as in `norm_sq_f64`.
             #[cfg(target_arch = "aarch64")]
-            Kernel::Neon => unsafe { neon::neon_scale_f64(row, inv, out) },
-            _ => portable::scale_f64(row, inv, out),
+            Kernel::Neon => unsafe { neon::neon_scale_f64(row, inv) },
+            _ => portable::scale_f64(row, inv),
         }
     }
 

@@ -147,6 +147,6 @@ pub(crate) unsafe fn neon_norm_sq_f64(a: &[f32]) -> f64 {
 /// # Safety
 /// The CPU has NEON.
 #[target_feature(enable = "neon")]
-pub(crate) unsafe fn neon_scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
-    super::portable::scale_f64(row, inv, out)
+pub(crate) unsafe fn neon_scale_f64(row: &mut [f32], inv: f64) {
+    super::portable::scale_f64(row, inv)
 }

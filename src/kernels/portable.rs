@@ -6,42 +6,33 @@ const LANES: usize = 16;
 
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; LANES];
-    let chunks = n / LANES;
-    for c in 0..chunks {
-        let x = &a[c * LANES..c * LANES + LANES];
-        let y = &b[c * LANES..c * LANES + LANES];
-        for i in 0..LANES {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut tail = 0.0f32;
-    for i in chunks * LANES..n {
-        tail += a[i] * b[i];
-    }
-    reduce(&acc) + tail
+    sum_f32(a, b, |x, y| x * y)
 }
 
 #[inline]
 pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+    sum_f32(a, b, |x, y| {
+        let d = x - y;
+        d * d
+    })
+}
+
+/// `LANES` independent f32 accumulators (so the compiler vectorizes them), a tail chain, and
+/// a pairwise reduction in a fixed order.
+#[inline(always)]
+fn sum_f32(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; LANES];
-    let chunks = n / LANES;
-    for c in 0..chunks {
-        let x = &a[c * LANES..c * LANES + LANES];
-        let y = &b[c * LANES..c * LANES + LANES];
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
         for i in 0..LANES {
-            let d = x[i] - y[i];
-            acc[i] += d * d;
+            acc[i] += term(x[i], y[i]);
         }
     }
+    let full = n - n % LANES;
     let mut tail = 0.0f32;
-    for i in chunks * LANES..n {
-        let d = a[i] - b[i];
-        tail += d * d;
+    for (&x, &y) in a[full..].iter().zip(&b[full..]) {
+        tail += term(x, y);
     }
     reduce(&acc) + tail
 }
@@ -119,11 +110,12 @@ pub fn norm_sq_f64(a: &[f32]) -> f64 {
     sum_f64(a, a, |x, _| x as f64 * x as f64)
 }
 
-/// `out[i] = (row[i] * inv) rounded to f32`, the product taken in f64: scales a row to unit
-/// length when `inv` is the reciprocal of its f64 norm (one definition, as [`norm_sq_f64`]).
+/// `row[i] = (row[i] * inv) rounded to f32`, the product taken in f64: scales a row to unit
+/// length in place when `inv` is the reciprocal of its f64 norm (one definition, as
+/// [`norm_sq_f64`]).
 #[inline(always)]
-pub fn scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
-    for (o, &x) in out.iter_mut().zip(row) {
-        *o = (x as f64 * inv) as f32;
+pub fn scale_f64(row: &mut [f32], inv: f64) {
+    for x in row {
+        *x = (*x as f64 * inv) as f32;
     }
 }

@@ -292,6 +292,6 @@ pub(crate) unsafe fn avx2_norm_sq_f64(a: &[f32]) -> f64 {
 /// # Safety
 /// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn avx2_scale_f64(row: &[f32], inv: f64, out: &mut [f32]) {
-    super::portable::scale_f64(row, inv, out)
+pub(crate) unsafe fn avx2_scale_f64(row: &mut [f32], inv: f64) {
+    super::portable::scale_f64(row, inv)
 }
