@@ -38,8 +38,8 @@
 // # Searching
 //
 // [Store.CosineSearch], [Store.DotSearch] and [Store.EuclideanSearch] take options:
-// [TopK] (default 10), [MinValue] (a similarity floor for cosine and dot), [MaxValue] (a
-// distance ceiling for euclidean), [WithinRows] (a prefilter of row indexes) and [Threads].
+// [TopK] (default 10), [Threshold] (a similarity floor for cosine and dot, a distance
+// ceiling for euclidean), [WithinRows] (a prefilter of row indexes) and [Threads].
 // [Store.SearchInto] appends into a caller's slice and does not allocate when it has room;
 // [Store.SearchBatch] runs many queries in one call.
 //

@@ -71,8 +71,7 @@ type optKind uint8
 
 const (
 	optTopK optKind = iota + 1
-	optMinValue
-	optMaxValue
+	optThreshold
 	optWithinRows
 	optThreads
 )
@@ -89,13 +88,10 @@ type SearchOption struct {
 // TopK sets the maximum number of hits (default 10, must be greater than 0).
 func TopK(n int) SearchOption { return SearchOption{kind: optTopK, n: n} }
 
-// MinValue keeps only hits whose value is at least v: a similarity threshold for [Cosine]
-// and [Dot] searches.
-func MinValue(v float64) SearchOption { return SearchOption{kind: optMinValue, v: v} }
-
-// MaxValue keeps only hits whose value is at most v: a distance threshold for [Euclidean]
-// searches.
-func MaxValue(v float64) SearchOption { return SearchOption{kind: optMaxValue, v: v} }
+// Threshold keeps only hits that reach v: those with a value of at least v for [Cosine] and
+// [Dot] (a minimum similarity), at most v for [Euclidean] (a maximum distance). v must be
+// finite.
+func Threshold(v float64) SearchOption { return SearchOption{kind: optThreshold, v: v} }
 
 // WithinRows restricts the search to the given row indexes (unique, inside the store, in any
 // order). With no rows the search returns no hits. The slice is read during the call only.
@@ -120,9 +116,8 @@ type searchConfig struct {
 
 var defaultTopK = int(C.nvsgo_default_top_k())
 
-func buildSearch(op string, metric Metric, opts []SearchOption) (searchConfig, error) {
+func buildSearch(op string, opts []SearchOption) (searchConfig, error) {
 	c := searchConfig{topK: defaultTopK}
-	threshold := optKind(0)
 	for _, o := range opts {
 		switch o.kind {
 		case optTopK:
@@ -131,8 +126,7 @@ func buildSearch(op string, metric Metric, opts []SearchOption) (searchConfig, e
 				return c, newError(op, StatusInvalidArgument, "top_k must be greater than 0 (got %d)", o.n)
 			}
 			c.topK = o.n
-		case optMinValue, optMaxValue:
-			threshold = o.kind
+		case optThreshold:
 			c.args.threshold = C.double(o.v)
 			c.args.has_threshold = true
 		case optWithinRows:
@@ -143,14 +137,6 @@ func buildSearch(op string, metric Metric, opts []SearchOption) (searchConfig, e
 			}
 			c.args.threads = C.size_t(o.n)
 		}
-	}
-	// The C API has one threshold whose direction follows the metric; the two Go names
-	// exist so that a reader sees which one is meant, and must agree with the metric.
-	if threshold == optMinValue && metric == Euclidean {
-		return c, newError(op, StatusInvalidArgument, "MinValue does not apply to euclidean distance, which is limited by MaxValue")
-	}
-	if threshold == optMaxValue && (metric == Cosine || metric == Dot) {
-		return c, newError(op, StatusInvalidArgument, "MaxValue does not apply to %s, which is limited by MinValue", metric)
 	}
 	c.args.top_k = C.size_t(c.topK)
 	if c.rows != nil {
@@ -236,7 +222,7 @@ func (s *Store) SearchInto(dst []Hit, metric Metric, query []float32, opts ...Se
 }
 
 func (s *Store) searchInto(op string, dst []Hit, metric Metric, query []float32, opts []SearchOption) ([]Hit, error) {
-	cfg, err := buildSearch(op, metric, opts)
+	cfg, err := buildSearch(op, opts)
 	if err != nil {
 		return dst, err
 	}
@@ -287,7 +273,7 @@ func (s *Store) searchInto(op string, dst []Hit, metric Metric, query []float32,
 // (its index is in the error message).
 func (s *Store) SearchBatch(metric Metric, queries []float32, opts ...SearchOption) ([][]Hit, error) {
 	const op = "SearchBatch"
-	cfg, err := buildSearch(op, metric, opts)
+	cfg, err := buildSearch(op, opts)
 	if err != nil {
 		return nil, err
 	}
