@@ -43,6 +43,12 @@
 // [Store.SearchInto] appends into a caller's slice and does not allocate when it has room;
 // [Store.SearchBatch] runs many queries in one call.
 //
+// A TopK beyond the store's size (math.MaxInt for "every row") reserves room only for the
+// rows that can match: the WithinRows rows, else the rows present when the search starts.
+// The search then looks for that many hits: if another goroutine adds rows meanwhile, it
+// returns the best of all rows present, but no more hits than rows counted at its start (one
+// on a store that was empty). See nvs_store_search in nvs.h for the rule.
+//
 // # Errors
 //
 // Failures are *[Error] values holding the library's status and message; they wrap one

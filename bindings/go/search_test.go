@@ -151,10 +151,37 @@ func TestSearchOptionErrors(t *testing.T) {
 			t.Fatalf("Threads(%d) = %v, %v", threads, hits, err)
 		}
 	}
-	// A top-k far beyond the store size returns every row and reserves no top-k buffer.
+}
+
+// A top-k far beyond the store size returns every row and reserves room for the rows that can
+// match, not for top-k hits (which could not be allocated at all).
+func TestHugeTopK(t *testing.T) {
+	s := axes(t)
+	q := []float32{1, 0, 0}
 	hits, err := s.CosineSearch(q, TopK(math.MaxInt))
-	if err != nil || len(hits) != 3 || cap(hits) > 1000 {
+	if err != nil || len(hits) != 3 || cap(hits) > 8 {
 		t.Fatalf("TopK(MaxInt) = %d hits (cap %d), %v", len(hits), cap(hits), err)
+	}
+	dst := make([]Hit, 1, 2)
+	hits, err = s.SearchInto(dst, Dot, q, TopK(math.MaxInt))
+	if err != nil || len(hits) != 4 || cap(hits) > 8 {
+		t.Fatalf("SearchInto TopK(MaxInt) = %d hits (cap %d), %v", len(hits), cap(hits), err)
+	}
+	hits, err = s.EuclideanSearch(q, TopK(math.MaxInt), WithinRows(2, 0))
+	if err != nil || len(hits) != 2 || hits[0].Index != 0 || cap(hits) > 8 {
+		t.Fatalf("TopK(MaxInt) WithinRows(2, 0) = %v (cap %d), %v", hits, cap(hits), err)
+	}
+	hits, err = s.CosineSearch(q, TopK(math.MaxInt), WithinRows())
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("TopK(MaxInt) WithinRows() = %v, %v", hits, err)
+	}
+	batch, err := s.SearchBatch(Cosine, []float32{1, 0, 0, 0, 1, 0}, TopK(math.MaxInt))
+	if err != nil || len(batch) != 2 || len(batch[0]) != 3 || cap(batch[1]) != 3 {
+		t.Fatalf("SearchBatch TopK(MaxInt) = %v, %v", batch, err)
+	}
+	empty := mustNew(t, 3)
+	if hits, err := empty.CosineSearch(q, TopK(math.MaxInt)); err != nil || len(hits) != 0 {
+		t.Fatalf("empty store TopK(MaxInt) = %v, %v", hits, err)
 	}
 }
 
