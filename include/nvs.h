@@ -212,9 +212,21 @@ nvs_status nvs_store_read_rows(const struct nvs_store *store,
                                size_t ids_len);
 
 // Exact search for one query of `query_len` floats (must equal the dimensions). `options` may
-// be NULL for the defaults. Hits are written best first into `hits` and their number into
-// `*hits_len`. If they do not fit in `hits_capacity`, the call returns `BUFFER_TOO_SMALL` and
-// writes the number needed to `*hits_len`; a capacity of `top_k` always suffices.
+// be NULL for the defaults. At most `top_k` hits are written best first into `hits` and their
+// number into `*hits_len`. If they do not fit in `hits_capacity`, the call returns
+// `BUFFER_TOO_SMALL` and writes the number needed to `*hits_len`.
+//
+// Sizing `hits` once: a capacity of `top_k` always suffices. To avoid a huge buffer for a
+// huge `top_k` (such as `SIZE_MAX` for "every row"), compute
+// `k = min(top_k, max(candidates, 1))`, where `candidates` is `within_rows_len` when
+// `has_within_rows` is set and otherwise `nvs_store_len()` read just before the call, and pass
+// `k` both as `options.top_k` and as `hits_capacity`. The call then never needs more room,
+// even while other threads add rows: it returns the best `k` hits of the rows present when
+// the search runs. With a prefilter this is exactly the search asked for. Without one it
+// differs only when `top_k` exceeds the row count read and rows are added between that read
+// and the search: the result is then the first `k` hits of the requested one (the best of
+// all rows present, new ones included), not all of them. A `top_k` of 0 stays 0 and is
+// rejected as usual.
 nvs_status nvs_store_search(const struct nvs_store *store,
                             nvs_metric metric,
                             const float *query,
@@ -229,9 +241,15 @@ nvs_status nvs_store_search(const struct nvs_store *store,
 // best first, and their number to `hits_lens[i]`; `hits` must hold `hits_capacity` >=
 // query_count * hits_per_query entries and `hits_lens` query_count entries. Every query is
 // validated before any search runs; an invalid query fails the whole call (its index is in
-// the message). If `hits_capacity` is short or some query's hits exceed `hits_per_query`,
-// the call returns `BUFFER_TOO_SMALL` with every query's hit count already in `hits_lens`;
-// `hits_per_query` = `top_k` always suffices.
+// the message). Each query gets at most `top_k` hits. If `hits_capacity` is short or some
+// query's hits exceed `hits_per_query`, the call returns `BUFFER_TOO_SMALL` with every
+// query's hit count already in `hits_lens`.
+//
+// Sizing `hits` once: `hits_per_query` = `top_k` always suffices. For a huge `top_k`, use
+// the `k` of `nvs_store_search` (`min(top_k, max(candidates, 1))`, `candidates` being
+// `within_rows_len` with a prefilter, else `nvs_store_len()` read just before the call) as
+// `options.top_k` and as `hits_per_query`, with `hits_capacity` = query_count * `k`; the
+// call then never needs more room, with the same result as described there.
 nvs_status nvs_store_search_batch(const struct nvs_store *store,
                                   nvs_metric metric,
                                   const float *queries,

@@ -1,8 +1,11 @@
 package nvs
 
 import (
+	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -113,4 +116,80 @@ func TestConcurrentSearchWhileAdding(t *testing.T) {
 			seen[ids[i+k]] = true
 		}
 	}
+}
+
+// A top-k beyond the store size while rows are added: the binding sizes its buffer from the
+// row count read just before the call, and rows added after that read never make a search
+// fail. Each search returns at least the rows present before it and at most those after it.
+// The writer waits for a few searches after each add, so that adds and searches interleave.
+func TestHugeTopKWhileAdding(t *testing.T) {
+	const dims, batches, batchRows, readers = 4, 100, 2, 3
+	s := mustNew(t, dims)
+	rows := func(b int) []float32 {
+		out := make([]float32, 0, batchRows*dims)
+		for r := b * batchRows; r < (b+1)*batchRows; r++ {
+			out = append(out, 1, float32(r%7), float32(r%11)-5, float32(r%13)/2)
+		}
+		return out
+	}
+	if err := s.Add(rows(0), nil); err != nil {
+		t.Fatal(err)
+	}
+	var searches atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			q := []float32{1, float32(r), -1, 0.5}
+			var buf []Hit
+			for last := false; !last; searches.Add(1) {
+				select {
+				case <-done:
+					last = true
+				default:
+				}
+				before := s.Len()
+				var hits []Hit
+				var err error
+				switch r {
+				case 0:
+					hits, err = s.Search(Cosine, q, TopK(math.MaxInt))
+				case 1:
+					buf, err = s.SearchInto(buf[:0], Euclidean, q, TopK(math.MaxInt))
+					hits = buf
+				default:
+					var batch [][]Hit
+					batch, err = s.SearchBatch(Dot, append(q, q...), TopK(math.MaxInt))
+					if err == nil {
+						hits = batch[1]
+					}
+				}
+				after := s.Len()
+				if err != nil {
+					t.Errorf("reader %d: %v", r, err)
+					return
+				}
+				if len(hits) < before || len(hits) > after {
+					t.Errorf("reader %d: %d hits, store had %d rows before and %d after", r, len(hits), before, after)
+					return
+				}
+				if last && len(hits) != batches*batchRows {
+					t.Errorf("reader %d: last search after every add found %d hits", r, len(hits))
+				}
+			}
+		}(r)
+	}
+	for b := 1; b < batches && !t.Failed(); b++ {
+		if err := s.Add(rows(b), nil); err != nil {
+			t.Error(err)
+			break
+		}
+		for seen := searches.Load(); searches.Load() < seen+readers && !t.Failed(); {
+			runtime.Gosched()
+		}
+	}
+	close(done)
+	wg.Wait()
 }

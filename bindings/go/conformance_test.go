@@ -546,11 +546,7 @@ func runCase(name string, lines []*caseLine) (failures []string, err error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s bad threshold %q", l.where(), tok)
 				}
-				if metric == Euclidean {
-					opts = append(opts, MaxValue(th))
-				} else {
-					opts = append(opts, MinValue(th))
-				}
+				opts = append(opts, Threshold(th))
 			}
 			if tok, err := l.next(); err != nil {
 				return nil, err

@@ -38,10 +38,16 @@
 // # Searching
 //
 // [Store.CosineSearch], [Store.DotSearch] and [Store.EuclideanSearch] take options:
-// [TopK] (default 10), [MinValue] (a similarity floor for cosine and dot), [MaxValue] (a
-// distance ceiling for euclidean), [WithinRows] (a prefilter of row indexes) and [Threads].
+// [TopK] (default 10), [Threshold] (a similarity floor for cosine and dot, a distance
+// ceiling for euclidean), [WithinRows] (a prefilter of row indexes) and [Threads].
 // [Store.SearchInto] appends into a caller's slice and does not allocate when it has room;
 // [Store.SearchBatch] runs many queries in one call.
+//
+// A TopK beyond the store's size (math.MaxInt for "every row") reserves room only for the
+// rows that can match: the WithinRows rows, else the rows present when the search starts.
+// The search then looks for that many hits: if another goroutine adds rows meanwhile, it
+// returns the best of all rows present, but no more hits than rows counted at its start (one
+// on a store that was empty). See nvs_store_search in nvs.h for the rule.
 //
 // # Errors
 //

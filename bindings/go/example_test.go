@@ -74,14 +74,14 @@ func ExampleStore_SearchInto() {
 	// 2 3
 }
 
-// Thresholds and prefilters: MinValue for similarities, MaxValue for distances, WithinRows
-// to search a subset of rows.
+// Thresholds and prefilters: Threshold is a minimum similarity for cosine and dot, a maximum
+// distance for euclidean; WithinRows searches a subset of rows.
 func ExampleWithinRows() {
 	store, _ := nvs.New(2)
 	defer store.Close()
 	store.Add([]float32{1, 0, 1, 1, 0, 1}, []uint64{100, 101, 102})
 
-	hits, _ := store.EuclideanSearch([]float32{1, 0}, nvs.WithinRows(1, 2), nvs.MaxValue(1))
+	hits, _ := store.EuclideanSearch([]float32{1, 0}, nvs.WithinRows(1, 2), nvs.Threshold(1))
 	for _, h := range hits {
 		fmt.Printf("id %d distance %.4f\n", h.ID, h.Value)
 	}

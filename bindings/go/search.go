@@ -1,7 +1,6 @@
 package nvs
 
 /*
-#include <stdlib.h>
 #include "nvsgo.h"
 */
 import "C"
@@ -71,8 +70,7 @@ type optKind uint8
 
 const (
 	optTopK optKind = iota + 1
-	optMinValue
-	optMaxValue
+	optThreshold
 	optWithinRows
 	optThreads
 )
@@ -89,13 +87,10 @@ type SearchOption struct {
 // TopK sets the maximum number of hits (default 10, must be greater than 0).
 func TopK(n int) SearchOption { return SearchOption{kind: optTopK, n: n} }
 
-// MinValue keeps only hits whose value is at least v: a similarity threshold for [Cosine]
-// and [Dot] searches.
-func MinValue(v float64) SearchOption { return SearchOption{kind: optMinValue, v: v} }
-
-// MaxValue keeps only hits whose value is at most v: a distance threshold for [Euclidean]
-// searches.
-func MaxValue(v float64) SearchOption { return SearchOption{kind: optMaxValue, v: v} }
+// Threshold keeps only hits that reach v: those with a value of at least v for [Cosine] and
+// [Dot] (a minimum similarity), at most v for [Euclidean] (a maximum distance). v must be
+// finite.
+func Threshold(v float64) SearchOption { return SearchOption{kind: optThreshold, v: v} }
 
 // WithinRows restricts the search to the given row indexes (unique, inside the store, in any
 // order). With no rows the search returns no hits. The slice is read during the call only.
@@ -120,9 +115,8 @@ type searchConfig struct {
 
 var defaultTopK = int(C.nvsgo_default_top_k())
 
-func buildSearch(op string, metric Metric, opts []SearchOption) (searchConfig, error) {
+func buildSearch(op string, opts []SearchOption) (searchConfig, error) {
 	c := searchConfig{topK: defaultTopK}
-	threshold := optKind(0)
 	for _, o := range opts {
 		switch o.kind {
 		case optTopK:
@@ -131,8 +125,7 @@ func buildSearch(op string, metric Metric, opts []SearchOption) (searchConfig, e
 				return c, newError(op, StatusInvalidArgument, "top_k must be greater than 0 (got %d)", o.n)
 			}
 			c.topK = o.n
-		case optMinValue, optMaxValue:
-			threshold = o.kind
+		case optThreshold:
 			c.args.threshold = C.double(o.v)
 			c.args.has_threshold = true
 		case optWithinRows:
@@ -143,14 +136,6 @@ func buildSearch(op string, metric Metric, opts []SearchOption) (searchConfig, e
 			}
 			c.args.threads = C.size_t(o.n)
 		}
-	}
-	// The C API has one threshold whose direction follows the metric; the two Go names
-	// exist so that a reader sees which one is meant, and must agree with the metric.
-	if threshold == optMinValue && metric == Euclidean {
-		return c, newError(op, StatusInvalidArgument, "MinValue does not apply to euclidean distance, which is limited by MaxValue")
-	}
-	if threshold == optMaxValue && (metric == Cosine || metric == Dot) {
-		return c, newError(op, StatusInvalidArgument, "MaxValue does not apply to %s, which is limited by MinValue", metric)
 	}
 	c.args.top_k = C.size_t(c.topK)
 	if c.rows != nil {
@@ -176,20 +161,23 @@ func (c *searchConfig) keepAlive() {
 	runtime.KeepAlive(c.sizes)
 }
 
-// smallTopK is the largest number of hits reserved without asking the store's length first.
-const smallTopK = 256
-
-// hitsWanted is how many hits a search may return, for sizing the buffer.
-func (c *searchConfig) hitsWanted(h *C.nvs_store, room int) int {
-	want := c.topK
-	if c.rows != nil && len(c.rows) < want {
-		want = len(c.rows)
+// sizeHits applies nvs_store_search's sizing rule and returns k, the hits to make room for
+// per query: top_k, but no more than the rows that can match (the prefilter's, else the rows
+// present now; at least 1), passed to the library as top_k too. The search then never needs
+// more room, even while another goroutine adds rows, and a huge top_k reserves no huge
+// buffer. Room for top_k hits already there (SearchInto) is used as it is. A top_k of 0
+// stays 0 for the library to reject.
+func (c *searchConfig) sizeHits(h *C.nvs_store, room int) int {
+	k := c.topK
+	if k > room {
+		candidates := len(c.rows)
+		if c.rows == nil {
+			candidates = int(C.nvs_store_len(h))
+		}
+		k = min(k, max(candidates, 1))
 	}
-	// A large top_k (say "all") on a smaller store should not reserve top_k hits.
-	if want > room && want > smallTopK {
-		want = min(want, int(C.nvs_store_len(h)))
-	}
-	return want
+	c.args.top_k = C.size_t(k)
+	return k
 }
 
 func hitPtr(hits []Hit) *C.nvs_hit {
@@ -236,7 +224,7 @@ func (s *Store) SearchInto(dst []Hit, metric Metric, query []float32, opts ...Se
 }
 
 func (s *Store) searchInto(op string, dst []Hit, metric Metric, query []float32, opts []SearchOption) ([]Hit, error) {
-	cfg, err := buildSearch(op, metric, opts)
+	cfg, err := buildSearch(op, opts)
 	if err != nil {
 		return dst, err
 	}
@@ -245,40 +233,30 @@ func (s *Store) searchInto(op string, dst []Hit, metric Metric, query []float32,
 		return dst, err
 	}
 	defer s.mu.RUnlock()
-	want := cfg.hitsWanted(h, cap(dst)-len(dst))
-	for {
-		out := slices.Grow(dst, want)
-		room := out[len(out):cap(out)]
-		var r C.nvsgo_result
-		if hitLayoutOK {
-			r = C.nvsgo_search(h, C.uint32_t(metric), floatPtr(query), C.size_t(len(query)),
-				cfg.args, cfg.within, hitPtr(room), C.size_t(len(room)))
-		} else {
-			tmp := make([]C.nvs_hit, len(room))
-			var tp *C.nvs_hit
-			if len(tmp) > 0 {
-				tp = &tmp[0]
-			}
-			r = C.nvsgo_search(h, C.uint32_t(metric), floatPtr(query), C.size_t(len(query)),
-				cfg.args, cfg.within, tp, C.size_t(len(tmp)))
-			if r.status == C.NVS_STATUS_OK {
-				fromC(room, tmp[:r.count])
-			}
+	out := slices.Grow(dst, cfg.sizeHits(h, cap(dst)-len(dst)))
+	room := out[len(out):cap(out)]
+	var r C.nvsgo_result
+	if hitLayoutOK {
+		r = C.nvsgo_search(h, C.uint32_t(metric), floatPtr(query), C.size_t(len(query)),
+			cfg.args, cfg.within, hitPtr(room), C.size_t(len(room)))
+	} else {
+		tmp := make([]C.nvs_hit, len(room))
+		var tp *C.nvs_hit
+		if len(tmp) > 0 {
+			tp = &tmp[0]
 		}
-		runtime.KeepAlive(query)
-		cfg.keepAlive()
-		if r.status == C.NVS_STATUS_BUFFER_TOO_SMALL && int(r.count) > len(room) {
-			// The store grew between sizing and searching: make room and search again.
-			C.free(unsafe.Pointer(r.message))
-			want = int(r.count)
-			dst = out
-			continue
+		r = C.nvsgo_search(h, C.uint32_t(metric), floatPtr(query), C.size_t(len(query)),
+			cfg.args, cfg.within, tp, C.size_t(len(tmp)))
+		if r.status == C.NVS_STATUS_OK {
+			fromC(room, tmp[:r.count])
 		}
-		if err := check(op, r); err != nil {
-			return dst, err
-		}
-		return out[:len(out)+int(r.count)], nil
 	}
+	runtime.KeepAlive(query)
+	cfg.keepAlive()
+	if err := check(op, r); err != nil {
+		return dst, err
+	}
+	return out[:len(out)+int(r.count)], nil
 }
 
 // SearchBatch searches many queries in one call: queries holds the queries back to back,
@@ -287,7 +265,7 @@ func (s *Store) searchInto(op string, dst []Hit, metric Metric, query []float32,
 // (its index is in the error message).
 func (s *Store) SearchBatch(metric Metric, queries []float32, opts ...SearchOption) ([][]Hit, error) {
 	const op = "SearchBatch"
-	cfg, err := buildSearch(op, metric, opts)
+	cfg, err := buildSearch(op, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -298,44 +276,36 @@ func (s *Store) SearchBatch(metric Metric, queries []float32, opts ...SearchOpti
 	defer s.mu.RUnlock()
 	// The library checks that queries is a whole number of rows; this only sizes buffers.
 	n := len(queries) / s.dims
-	per := cfg.hitsWanted(h, 0)
-	for {
-		hits := make([]Hit, n*per)
-		lens := make([]C.size_t, n)
-		var lp *C.size_t
-		if n > 0 {
-			lp = &lens[0]
-		}
-		var r C.nvsgo_result
-		if hitLayoutOK {
-			r = C.nvsgo_search_batch(h, C.uint32_t(metric), floatPtr(queries), C.size_t(len(queries)),
-				cfg.args, cfg.within, hitPtr(hits), C.size_t(len(hits)), C.size_t(per), lp)
-		} else {
-			tmp := make([]C.nvs_hit, len(hits))
-			var tp *C.nvs_hit
-			if len(tmp) > 0 {
-				tp = &tmp[0]
-			}
-			r = C.nvsgo_search_batch(h, C.uint32_t(metric), floatPtr(queries), C.size_t(len(queries)),
-				cfg.args, cfg.within, tp, C.size_t(len(tmp)), C.size_t(per), lp)
-			fromC(hits, tmp)
-		}
-		runtime.KeepAlive(queries)
-		cfg.keepAlive()
-		if r.status == C.NVS_STATUS_BUFFER_TOO_SMALL && per < cfg.topK {
-			// The store grew between sizing and searching: make room and search again.
-			C.free(unsafe.Pointer(r.message))
-			per = min(cfg.topK, max(2*per, int(C.nvs_store_len(h))))
-			continue
-		}
-		if err := check(op, r); err != nil {
-			return nil, err
-		}
-		out := make([][]Hit, n)
-		for i := range out {
-			k := i*per + int(lens[i])
-			out[i] = hits[i*per : k : k]
-		}
-		return out, nil
+	per := cfg.sizeHits(h, 0)
+	hits := make([]Hit, n*per)
+	lens := make([]C.size_t, n)
+	var lp *C.size_t
+	if n > 0 {
+		lp = &lens[0]
 	}
+	var r C.nvsgo_result
+	if hitLayoutOK {
+		r = C.nvsgo_search_batch(h, C.uint32_t(metric), floatPtr(queries), C.size_t(len(queries)),
+			cfg.args, cfg.within, hitPtr(hits), C.size_t(len(hits)), C.size_t(per), lp)
+	} else {
+		tmp := make([]C.nvs_hit, len(hits))
+		var tp *C.nvs_hit
+		if len(tmp) > 0 {
+			tp = &tmp[0]
+		}
+		r = C.nvsgo_search_batch(h, C.uint32_t(metric), floatPtr(queries), C.size_t(len(queries)),
+			cfg.args, cfg.within, tp, C.size_t(len(tmp)), C.size_t(per), lp)
+		fromC(hits, tmp)
+	}
+	runtime.KeepAlive(queries)
+	cfg.keepAlive()
+	if err := check(op, r); err != nil {
+		return nil, err
+	}
+	out := make([][]Hit, n)
+	for i := range out {
+		k := i*per + int(lens[i])
+		out[i] = hits[i*per : k : k]
+	}
+	return out, nil
 }

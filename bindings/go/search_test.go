@@ -75,25 +75,32 @@ func TestTiesKeepInsertionOrder(t *testing.T) {
 func TestThresholds(t *testing.T) {
 	s := axes(t)
 	q := []float32{0.9, 0.1, 0}
-	hits, err := s.CosineSearch(q, MinValue(0.5))
-	if err != nil || len(hits) != 1 || hits[0].ID != 10 {
-		t.Fatalf("MinValue(0.5) = %v, %v", hits, err)
+	// One threshold, as in the C API: a minimum for cosine and dot, a maximum for euclidean.
+	// The distances from q are about 0.11 (row 10) and 1.33 and 1.41 (rows 20 and 30).
+	for _, c := range []struct {
+		metric    Metric
+		threshold float64
+		ids       []uint64
+	}{
+		{Cosine, 0.5, []uint64{10}},
+		{Cosine, -1, []uint64{10, 20, 30}},
+		{Dot, 2, nil},
+		{Euclidean, 1.0, []uint64{10}},
+		{Euclidean, 0.1, nil},
+		{Euclidean, 2, []uint64{10, 20, 30}},
+	} {
+		hits, err := s.Search(c.metric, q, Threshold(c.threshold))
+		var ids []uint64
+		for _, h := range hits {
+			ids = append(ids, h.ID)
+		}
+		if err != nil || !slices.Equal(ids, c.ids) {
+			t.Fatalf("%v Threshold(%v) = %v, %v; want ids %v", c.metric, c.threshold, hits, err, c.ids)
+		}
 	}
-	hits, err = s.EuclideanSearch(q, MaxValue(1.0))
-	if err != nil || len(hits) != 1 || hits[0].ID != 10 {
-		t.Fatalf("MaxValue(1) = %v, %v", hits, err)
-	}
-	hits, err = s.DotSearch(q, MinValue(2))
-	if err != nil || len(hits) != 0 {
-		t.Fatalf("MinValue(2) = %v, %v", hits, err)
-	}
-	_, err = s.EuclideanSearch(q, MinValue(0.5))
-	wantErr(t, err, ErrInvalidArgument)
-	_, err = s.CosineSearch(q, MaxValue(0.5))
-	wantErr(t, err, ErrInvalidArgument)
-	_, err = s.CosineSearch(q, MinValue(math.NaN()))
+	_, err := s.CosineSearch(q, Threshold(math.NaN()))
 	wantErr(t, err, ErrNonFinite)
-	_, err = s.EuclideanSearch(q, MaxValue(math.Inf(1)))
+	_, err = s.EuclideanSearch(q, Threshold(math.Inf(1)))
 	wantErr(t, err, ErrNonFinite)
 }
 
@@ -144,10 +151,37 @@ func TestSearchOptionErrors(t *testing.T) {
 			t.Fatalf("Threads(%d) = %v, %v", threads, hits, err)
 		}
 	}
-	// A top-k far beyond the store size returns every row and reserves no top-k buffer.
+}
+
+// A top-k far beyond the store size returns every row and reserves room for the rows that can
+// match, not for top-k hits (which could not be allocated at all).
+func TestHugeTopK(t *testing.T) {
+	s := axes(t)
+	q := []float32{1, 0, 0}
 	hits, err := s.CosineSearch(q, TopK(math.MaxInt))
-	if err != nil || len(hits) != 3 || cap(hits) > 1000 {
+	if err != nil || len(hits) != 3 || cap(hits) > 8 {
 		t.Fatalf("TopK(MaxInt) = %d hits (cap %d), %v", len(hits), cap(hits), err)
+	}
+	dst := make([]Hit, 1, 2)
+	hits, err = s.SearchInto(dst, Dot, q, TopK(math.MaxInt))
+	if err != nil || len(hits) != 4 || cap(hits) > 8 {
+		t.Fatalf("SearchInto TopK(MaxInt) = %d hits (cap %d), %v", len(hits), cap(hits), err)
+	}
+	hits, err = s.EuclideanSearch(q, TopK(math.MaxInt), WithinRows(2, 0))
+	if err != nil || len(hits) != 2 || hits[0].Index != 0 || cap(hits) > 8 {
+		t.Fatalf("TopK(MaxInt) WithinRows(2, 0) = %v (cap %d), %v", hits, cap(hits), err)
+	}
+	hits, err = s.CosineSearch(q, TopK(math.MaxInt), WithinRows())
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("TopK(MaxInt) WithinRows() = %v, %v", hits, err)
+	}
+	batch, err := s.SearchBatch(Cosine, []float32{1, 0, 0, 0, 1, 0}, TopK(math.MaxInt))
+	if err != nil || len(batch) != 2 || len(batch[0]) != 3 || cap(batch[1]) != 3 {
+		t.Fatalf("SearchBatch TopK(MaxInt) = %v, %v", batch, err)
+	}
+	empty := mustNew(t, 3)
+	if hits, err := empty.CosineSearch(q, TopK(math.MaxInt)); err != nil || len(hits) != 0 {
+		t.Fatalf("empty store TopK(MaxInt) = %v, %v", hits, err)
 	}
 }
 
@@ -204,7 +238,7 @@ func TestSearchInto(t *testing.T) {
 	// With room it does not allocate.
 	buf := make([]Hit, 0, 10)
 	allocs := testing.AllocsPerRun(100, func() {
-		buf, err = s.SearchInto(buf[:0], Cosine, q, TopK(2), MinValue(-1), Threads(1))
+		buf, err = s.SearchInto(buf[:0], Cosine, q, TopK(2), Threshold(-1), Threads(1))
 	})
 	if err != nil || len(buf) != 2 || allocs != 0 {
 		t.Fatalf("SearchInto with room: %v hits, %v, %v allocations per run", buf, err, allocs)

@@ -342,7 +342,20 @@ TEST(Search, HugeTopKReturnsEveryRow) {
     Store store = four_rows();
     SearchOptions options;
     options.top_k = std::numeric_limits<std::size_t>::max();
-    EXPECT_EQ(store.search(Metric::Dot, std::vector<float>{0, 1}, options).size(), 4u);
+    // The buffer is sized for the four rows that can match, not for top_k hits (which could
+    // not be allocated at all).
+    const auto hits = store.search(Metric::Dot, std::vector<float>{0, 1}, options);
+    EXPECT_EQ(hits.size(), 4u);
+    EXPECT_LE(hits.capacity(), 4u);
+    const auto batch = store.search_batch(Metric::Dot, std::vector<float>{0, 1, 1, 0}, options);
+    ASSERT_EQ(batch.size(), 2u);
+    EXPECT_EQ(batch[0].size(), 4u);
+    EXPECT_EQ(batch[1].size(), 4u);
+    // With a prefilter the buffer holds the prefilter's rows.
+    options.within_rows = std::vector<std::size_t>{3, 1};
+    EXPECT_EQ(indexes(store.search(Metric::Dot, std::vector<float>{0, 1}, options)), (std::vector<std::size_t>{1, 3}));
+    options.within_rows = std::vector<std::size_t>{};
+    EXPECT_TRUE(store.search(Metric::Dot, std::vector<float>{0, 1}, options).empty());
 }
 
 TEST(Search, EmptyStoreGivesNoHits) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +104,64 @@ TEST(Threads, SearchesWhileAdding) {
         EXPECT_GT(reports[t].searches, 0u);
         // The final search ran after the last add.
         EXPECT_EQ(reports[t].largest_seen, total);
+    }
+}
+
+TEST(Threads, HugeTopKWhileAdding) {
+    // top_k larger than the store: the wrapper sizes its buffer from the row count read just
+    // before the call, and rows added after that read must never make the call fail. The
+    // writer waits for a few searches after each add, so that adds and searches interleave.
+    constexpr std::size_t kBatches = 60;
+    constexpr std::size_t kBatchRows = 2;
+    constexpr int kReaders = 2;
+
+    Store store(kDims);
+    store.add(make_rows(0, kBatchRows), make_ids(0, kBatchRows));
+
+    std::atomic<bool> done{false};
+    std::atomic<std::size_t> searches{0};
+    std::vector<ReaderReport> reports(kReaders);
+    std::vector<std::thread> readers;
+    for (int t = 0; t < kReaders; ++t) {
+        readers.emplace_back([&store, &done, &searches, &report = reports[t], t] {
+            SearchOptions options;
+            options.top_k = std::numeric_limits<std::size_t>::max();
+            const std::vector<float> query{1.0f, static_cast<float>(t), -1.0f, 0.5f};
+            for (bool last = false; !last;) {
+                last = done.load(std::memory_order_acquire);
+                const std::size_t before = store.size();
+                std::vector<nvs::Hit> hits;
+                try {
+                    hits = t == 0 ? store.search(Metric::Cosine, query, options)
+                                  : store.search_batch(Metric::Cosine, query, options).at(0);
+                } catch (const nvs::Error& e) {
+                    report.problems.push_back(e.what());
+                    searches.fetch_add(1);
+                    continue;
+                }
+                const std::size_t after = store.size();
+                ++report.searches;
+                searches.fetch_add(1);
+                // Every row present when the wrapper read the count, at most every row now.
+                if (hits.size() < before || hits.size() > after) report.problems.push_back("wrong hit count");
+                report.largest_seen = hits.size();
+            }
+        });
+    }
+
+    for (std::size_t b = 1; b < kBatches; ++b) {
+        store.add(make_rows(b * kBatchRows, kBatchRows), make_ids(b * kBatchRows, kBatchRows));
+        const std::size_t seen = searches.load();
+        while (searches.load() < seen + kReaders) std::this_thread::yield();
+    }
+    done.store(true, std::memory_order_release);
+    for (auto& r : readers) r.join();
+
+    for (int t = 0; t < kReaders; ++t) {
+        EXPECT_TRUE(reports[t].problems.empty()) << "reader " << t << ": " << reports[t].problems.front();
+        EXPECT_GT(reports[t].searches, 0u);
+        // The final search ran after the last add and saw every row.
+        EXPECT_EQ(reports[t].largest_seen, kBatches * kBatchRows);
     }
 }
 

@@ -84,9 +84,14 @@ func TestSearchEndpoint(t *testing.T) {
 	if ids := hitIDs(t, out); code != 200 || len(ids) != 1 || ids[0] != 3 {
 		t.Fatalf("GET /search = %d %v", code, out)
 	}
-	code, out = do(t, "POST", srv.URL+"/search", `{"vector":[1,1,1],"metric":"dot","min_value":0.8}`)
+	code, out = do(t, "POST", srv.URL+"/search", `{"vector":[1,1,1],"metric":"dot","threshold":0.8}`)
 	if ids := hitIDs(t, out); code != 200 || len(ids) != 4 || ids[0] != 7 {
 		t.Fatalf("thresholded search = %d %v", code, out)
+	}
+	// For euclidean the threshold is a maximum distance: x itself (0), then xy and xz (0.765).
+	code, out = do(t, "GET", srv.URL+"/search?q=1,0,0&metric=euclidean&threshold=0.8", "")
+	if ids := hitIDs(t, out); code != 200 || len(ids) != 3 || ids[0] != 1 || ids[1] != 4 || ids[2] != 5 {
+		t.Fatalf("euclidean thresholded search = %d %v", code, out)
 	}
 }
 
@@ -102,7 +107,9 @@ func TestSearchEndpointRejectsBadRequests(t *testing.T) {
 		{"POST", "/search", `{"vector":[1,0,0],"k":0}`, 400, "INVALID_ARGUMENT"},
 		{"POST", "/search", `{"vector":[1,0,0],"k":101}`, 400, "at most 100"},
 		{"POST", "/search", `{"vector":[1,0,0],"metric":"manhattan"}`, 400, "unknown metric"},
-		{"POST", "/search", `{"vector":[1,0,0],"max_value":1}`, 400, "MaxValue"},
+		{"POST", "/search", `{"vector":[1,0,0],"max_value":1}`, 400, "invalid JSON"},
+		{"GET", "/search?q=1,0,0&threshold=far", "", 400, "threshold must be a number"},
+		{"GET", "/search?q=1,0,0&threshold=NaN", "", 400, "NON_FINITE"},
 		{"POST", "/search", `{"vector":[1,0,0],"extra":1}`, 400, "invalid JSON"},
 		{"POST", "/search", `{"vector":`, 400, "invalid JSON"},
 		{"POST", "/search", `{"vector":[` + strings.Repeat("1,", maxBody) + `1]}`, 413, "larger than"},

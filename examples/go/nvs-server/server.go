@@ -18,11 +18,10 @@ const (
 
 // searchRequest is the JSON body of POST /search.
 type searchRequest struct {
-	Vector   []float32 `json:"vector"`
-	K        *int      `json:"k"`         // default 10
-	Metric   string    `json:"metric"`    // cosine (default), dot or euclidean
-	MinValue *float64  `json:"min_value"` // similarity floor for cosine and dot
-	MaxValue *float64  `json:"max_value"` // distance ceiling for euclidean
+	Vector    []float32 `json:"vector"`
+	K         *int      `json:"k"`         // default 10
+	Metric    string    `json:"metric"`    // cosine (default), dot or euclidean
+	Threshold *float64  `json:"threshold"` // minimum for cosine and dot, maximum for euclidean
 }
 
 type hitJSON struct {
@@ -102,14 +101,12 @@ func parseQuery(r *http.Request, req *searchRequest) error {
 		req.K = &n
 	}
 	req.Metric = v.Get("metric")
-	for name, dst := range map[string]**float64{"min_value": &req.MinValue, "max_value": &req.MaxValue} {
-		if s := v.Get(name); s != "" {
-			f, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				return errors.New(name + " must be a number")
-			}
-			*dst = &f
+	if s := v.Get("threshold"); s != "" {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return errors.New("threshold must be a number")
 		}
+		req.Threshold = &f
 	}
 	return nil
 }
@@ -133,11 +130,8 @@ func search(w http.ResponseWriter, store *nvs.Store, req *searchRequest) {
 		return
 	}
 	opts := []nvs.SearchOption{nvs.TopK(k)}
-	if req.MinValue != nil {
-		opts = append(opts, nvs.MinValue(*req.MinValue))
-	}
-	if req.MaxValue != nil {
-		opts = append(opts, nvs.MaxValue(*req.MaxValue))
+	if req.Threshold != nil {
+		opts = append(opts, nvs.Threshold(*req.Threshold))
 	}
 	hits, err := store.Search(metric, req.Vector, opts...)
 	if err != nil {

@@ -397,24 +397,16 @@ public:
     /// Exact search for one query of dimensions() floats; hits best first.
     std::vector<Hit> search(Metric metric, const float* query, std::size_t query_len,
                             const SearchOptions& options = {}) const {
-        const nvs_search_options c = options.to_c();
-        std::vector<Hit> hits(hit_capacity(options));
-        for (;;) {
-            std::size_t found = 0;
-            const nvs_status status = nvs_store_search(handle_, static_cast<nvs_metric>(metric), query, query_len,
-                                                       &c, hits.data(), hits.size(), &found);
-            // Rows added by another thread since hit_capacity() can outgrow the buffer: the
-            // library then reports how many hits it needs.
-            if (status == NVS_STATUS_BUFFER_TOO_SMALL && found > hits.size()) {
-                hits.resize(found);
-                continue;
-            }
-            if (!detail::check(status)) {
-                return {};
-            }
-            hits.resize(found);
-            return hits;
+        nvs_search_options c = options.to_c();
+        c.top_k = sized_top_k(options);
+        std::vector<Hit> hits(c.top_k);
+        std::size_t found = 0;
+        if (!detail::check(nvs_store_search(handle_, static_cast<nvs_metric>(metric), query, query_len, &c,
+                                            hits.data(), hits.size(), &found))) {
+            return {};
         }
+        hits.resize(found);
+        return hits;
     }
 
     /// Search into a caller buffer; returns the number of hits written. No allocation (when
@@ -434,31 +426,23 @@ public:
     /// row-major) in one call; result i belongs to query i. Every query is validated first.
     std::vector<std::vector<Hit>> search_batch(Metric metric, const float* queries, std::size_t queries_len,
                                                const SearchOptions& options = {}) const {
-        const nvs_search_options c = options.to_c();
+        nvs_search_options c = options.to_c();
+        c.top_k = sized_top_k(options);
+        const std::size_t per_query = c.top_k;
         const std::size_t width = dimensions();
         const std::size_t query_count = width != 0 ? queries_len / width : 0;
         std::vector<std::size_t> lens(query_count);
-        std::vector<Hit> flat;
-        for (;;) {
-            const std::size_t per_query = hit_capacity(options);
-            flat.resize(detail::saturating_mul(query_count, per_query));
-            const nvs_status status =
-                nvs_store_search_batch(handle_, static_cast<nvs_metric>(metric), queries, queries_len, &c,
-                                       flat.data(), flat.size(), per_query, lens.data());
-            // As in search(): retry when concurrent adds made room for more hits.
-            if (status == NVS_STATUS_BUFFER_TOO_SMALL && hit_capacity(options) > per_query) {
-                continue;
-            }
-            if (!detail::check(status)) {
-                return {};
-            }
-            std::vector<std::vector<Hit>> out(query_count);
-            for (std::size_t i = 0; i < query_count; ++i) {
-                const Hit* first = flat.data() + i * per_query;
-                out[i].assign(first, first + lens[i]);
-            }
-            return out;
+        std::vector<Hit> flat(detail::saturating_mul(query_count, per_query));
+        if (!detail::check(nvs_store_search_batch(handle_, static_cast<nvs_metric>(metric), queries, queries_len,
+                                                  &c, flat.data(), flat.size(), per_query, lens.data()))) {
+            return {};
         }
+        std::vector<std::vector<Hit>> out(query_count);
+        for (std::size_t i = 0; i < query_count; ++i) {
+            const Hit* first = flat.data() + i * per_query;
+            out[i].assign(first, first + lens[i]);
+        }
+        return out;
     }
 
     /// Batch search into caller buffers: query i's hits go to `hits[i * hits_per_query ..]`
@@ -542,16 +526,16 @@ private:
     struct Adopt {};
     Store(Adopt, nvs_store* handle) noexcept : handle_(handle) {}
 
-    // How many hits a search can return right now: top_k, but never more than the rows that
-    // can match, so a huge top_k does not allocate a huge buffer. At least 1 so the buffer
-    // pointer is never NULL.
-    std::size_t hit_capacity(const SearchOptions& options) const noexcept {
-        std::size_t rows = size();
-        if (options.within_rows && options.within_rows->size() < rows) {
-            rows = options.within_rows->size();
+    // The top_k and per-query hit capacity of nvs_store_search's sizing rule: top_k, but no
+    // more than the rows that can match (within_rows, else the rows present now; at least 1),
+    // so a huge top_k allocates no huge buffer and the call never needs more room, even when
+    // another thread adds rows meanwhile. A top_k of 0 stays 0 for the library to reject.
+    std::size_t sized_top_k(const SearchOptions& options) const noexcept {
+        std::size_t candidates = options.within_rows ? options.within_rows->size() : size();
+        if (candidates == 0) {
+            candidates = 1;
         }
-        const std::size_t capacity = options.top_k < rows ? options.top_k : rows;
-        return capacity > 0 ? capacity : 1;
+        return options.top_k < candidates ? options.top_k : candidates;
     }
 
     nvs_store* handle_ = nullptr;

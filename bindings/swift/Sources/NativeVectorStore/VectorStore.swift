@@ -189,23 +189,13 @@ public final class VectorStore: @unchecked Sendable {
     public func search(_ query: UnsafeBufferPointer<Float>, metric: Metric, topK: Int = VectorStore.defaultTopK,
                        threshold: Double? = nil, withinRows: [Int]? = nil) throws -> [VectorHit] {
         try withOptions(topK: topK, threshold: threshold, withinRows: withinRows) { options, k in
-            // top_k hits always fit; fewer when the store is smaller. A row added meanwhile makes
-            // the library ask for more (BUFFER_TOO_SMALL with the number needed): then retry.
-            var capacity = min(k, count)
-            while true {
-                var hits = [nvs_hit](repeating: nvs_hit(), count: capacity)
-                var found = 0
-                let status = hits.withUnsafeMutableBufferPointer { h in
-                    nvs_store_search(handle, metric.rawValue, query.baseAddress, query.count, options,
-                                     h.baseAddress, h.count, &found)
-                }
-                if status == NVS_STATUS_BUFFER_TOO_SMALL.rawValue && found > capacity {
-                    capacity = found
-                    continue
-                }
-                try check(status)
-                return hits[..<found].map(VectorHit.init)
-            }
+            var hits = [nvs_hit](repeating: nvs_hit(), count: k)
+            var found = 0
+            try check(hits.withUnsafeMutableBufferPointer { h in
+                nvs_store_search(handle, metric.rawValue, query.baseAddress, query.count, options,
+                                 h.baseAddress, h.count, &found)
+            })
+            return hits[..<found].map(VectorHit.init)
         }
     }
 
@@ -231,25 +221,16 @@ public final class VectorStore: @unchecked Sendable {
         let dims = dimensions
         let queryCount = dims > 0 ? queries.count / dims : 0
         return try withOptions(topK: topK, threshold: threshold, withinRows: withinRows) { options, k in
-            var perQuery = min(k, count)
-            while true {
-                var hits = [nvs_hit](repeating: nvs_hit(), count: queryCount * perQuery)
-                var lens = [Int](repeating: 0, count: queryCount)
-                let status = hits.withUnsafeMutableBufferPointer { h in
-                    lens.withUnsafeMutableBufferPointer { l in
-                        nvs_store_search_batch(handle, metric.rawValue, queries.baseAddress, queries.count, options,
-                                               h.baseAddress, h.count, perQuery, l.baseAddress)
-                    }
+            var hits = [nvs_hit](repeating: nvs_hit(), count: queryCount * k)
+            var lens = [Int](repeating: 0, count: queryCount)
+            try check(hits.withUnsafeMutableBufferPointer { h in
+                lens.withUnsafeMutableBufferPointer { l in
+                    nvs_store_search_batch(handle, metric.rawValue, queries.baseAddress, queries.count, options,
+                                           h.baseAddress, h.count, k, l.baseAddress)
                 }
-                // Rows added since `count` was read: grow towards top_k, which always suffices.
-                if status == NVS_STATUS_BUFFER_TOO_SMALL.rawValue && perQuery < k {
-                    perQuery = min(k, max(count, perQuery + 1))
-                    continue
-                }
-                try check(status)
-                return (0..<queryCount).map { q in
-                    hits[(q * perQuery)..<(q * perQuery + lens[q])].map(VectorHit.init)
-                }
+            })
+            return (0..<queryCount).map { q in
+                hits[(q * k)..<(q * k + lens[q])].map(VectorHit.init)
             }
         }
     }
@@ -323,11 +304,16 @@ public final class VectorStore: @unchecked Sendable {
 
     // MARK: Conversions
 
-    /// Search options for the C call; `body` also gets top_k as a count.
+    /// Search options for the C call, with top_k sized by `nvs_store_search`'s rule: `topK`, but
+    /// no more than the rows that can match (`withinRows`, else the rows present now; at least
+    /// 1). `body` gets that number too, as the hits to make room for per query: the search never
+    /// needs more, even while another thread adds rows, and a huge `topK` allocates no huge
+    /// buffer. A `topK` of 0 stays 0 for the library to reject.
     private func withOptions<R>(topK: Int, threshold: Double?, withinRows: [Int]?,
                                 _ body: (UnsafePointer<nvs_search_options>, Int) throws -> R) throws -> R {
         var options = nvs_search_options_default()
-        options.top_k = try size(topK, "topK")
+        let candidates = withinRows?.count ?? count
+        options.top_k = min(try size(topK, "topK"), max(candidates, 1))
         if let threshold {
             options.threshold = threshold
             options.has_threshold = true

@@ -257,9 +257,15 @@ final class VectorStoreTests: XCTestCase {
         XCTAssertEqual(try store.euclideanSearch([1, 0], topK: 1000), [])
     }
 
+    /// The hit buffer is sized for the rows that can match, not for `topK` hits: a buffer of
+    /// Int.max hits could not be allocated, so these calls would trap.
     func testLargeTopKReturnsEveryRow() throws {
         let store = try rawStore()
         XCTAssertEqual(try store.dotSearch([1, 1, 1], topK: Int.max).count, 4)
+        XCTAssertEqual(try store.searchBatch([[1, 1, 1], [1, 0, 0]], metric: .cosine, topK: Int.max).map(\.count), [4, 4])
+        XCTAssertEqual(try store.euclideanSearch([1, 1, 1], topK: Int.max, withinRows: [3, 0]).map(\.index).sorted(), [0, 3])
+        XCTAssertEqual(try store.cosineSearch([1, 1, 1], topK: Int.max, withinRows: []), [])
+        XCTAssertEqual(try VectorStore(dimensions: 3).searchBatch([[1, 0, 0]], metric: .dot, topK: Int.max), [[]])
     }
 
     func testSearchErrors() throws {
