@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Run every test of native-vector-store, from any folder:
-#   Rust (format, lint, unit + integration tests incl. C tests, ABI and header drift),
+#   Rust (format, lint, unit + integration tests incl. C tests, ABI and header drift, the
+#   library's unit tests on aarch64 under qemu so the NEON kernels run),
 #   the Python oracle tests (differential + archive interop against numpy-vector-store 0.7.0),
 #   C and C++ through CMake/CTest (sanitizers, find_package consumer), Go, Swift,
 #   a short fuzz run of the archive reader and the benchmark smoke mode.
 #
 # Needs: cargo, a C/C++ compiler, cmake, GoogleTest, libclang (bindgen), go, python3 (venv),
-# and swift on PATH or ../shared/tools/swift-chroot. `.ci/run` installs these on a new machine.
+# swift on PATH or ../shared/tools/swift-chroot, and for aarch64 the rustup target,
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (steps that lack them are
+# reported as NOT RUN). `.ci/run` installs these on a new machine.
 # Env: NVS_PYTHON (default .venv/bin/python, created from tests/python/requirements.txt),
 #      NVS_SKIP (space-separated step names to skip: swift xcframework fuzz bench).
 set -euo pipefail
@@ -17,6 +20,8 @@ steps=0
 not_run=()
 step() { steps=$((steps + 1)); echo; echo "=== $1"; }
 skipped() { case " ${NVS_SKIP:-} " in *" $1 "*) echo "(skipped: NVS_SKIP)"; return 0 ;; esac; return 1; }
+# A step that cannot run on this host at all: reported, and counted as skipped, not passed.
+step_not_run() { echo "--- NOT RUN: $1 ($2)"; not_run+=("$1"); steps=$((steps - 1)); }
 
 py=${NVS_PYTHON:-$root/.venv/bin/python}
 if [ ! -x "$py" ]; then
@@ -54,11 +59,52 @@ for kernel in portable avx2 avx512; do
   fi
 done
 
+aarch64=aarch64-unknown-linux-gnu
 step "rust: the NEON kernels compile for Apple Silicon / arm64 Linux"
-if rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; then
-  cargo check --release --lib --target aarch64-unknown-linux-gnu
+if rustup target list --installed 2>/dev/null | grep -qx $aarch64 || rustup target add $aarch64; then
+  aarch64_std=yes
+  cargo check --release --lib --target $aarch64
 else
-  echo "(aarch64 std not installable here: skipped)"
+  aarch64_std=no
+  step_not_run "aarch64 build" "rustup cannot add the $aarch64 standard library here"
+fi
+
+step "rust: the NEON kernels run (the library's unit tests on aarch64, under qemu-aarch64 off arm)"
+# Every kernel test compares each implementation the CPU supports with the portable one, and
+# asserts that NEON is among them on aarch64: one run checks NEON. A second forces the portable
+# path for the store and search tests. Under qemu-user a process cannot exec another aarch64
+# binary (no binfmt_misc), so the two tests that re-run their test binary in a child process
+# are skipped there; they run natively above and on an arm64 host.
+aarch64_linker=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER:-aarch64-linux-gnu-gcc}
+aarch64_runner=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER:-qemu-aarch64 -L /usr/aarch64-linux-gnu}
+# Can this host link an aarch64 program and run it? (a C one: quicker than a Rust build)
+runs_aarch64() {
+  local tmp rc=0
+  tmp=$(mktemp -d)
+  printf 'int main(void) { return 0; }\n' >"$tmp/probe.c"
+  { "$aarch64_linker" "$tmp/probe.c" -o "$tmp/probe" && $aarch64_runner "$tmp/probe"; } >/dev/null 2>&1 || rc=1
+  rm -rf "$tmp"
+  return $rc
+}
+if [ "$(uname -m)" = aarch64 ]; then
+  for kernel in neon portable; do
+    echo "--- NVS_KERNEL=$kernel (native)"
+    NVS_KERNEL=$kernel cargo test --lib
+  done
+elif [ "$aarch64_std" != yes ]; then
+  step_not_run "aarch64 tests" "no $aarch64 standard library"
+elif ! runs_aarch64; then
+  step_not_run "aarch64 tests" \
+    "cannot link and run aarch64 programs: needs $aarch64_linker and ${aarch64_runner%% *} (Debian: gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)"
+else
+  for kernel in neon portable; do
+    echo "--- NVS_KERNEL=$kernel (qemu)"
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=$aarch64_linker \
+      CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=$aarch64_runner NVS_KERNEL=$kernel \
+      cargo test --lib --target $aarch64 -- \
+      --skip ffi::tests::panics_become_internal_with_their_message_and_print_nothing \
+      --skip npz::write::tests::failed_writes_print_nothing
+  done
 fi
 
 step "python: conformance cases are what numpy-vector-store 0.7.0 says"
