@@ -64,15 +64,17 @@ impl Layout {
         let mut out = Vec::new();
         out.try_reserve_exact(vectors.len())?;
         memory::advise_huge_pages(&mut out);
-        let mut stats = RowStats::new(self.normalize, vectors.len() / d)?;
+        let mut norms = self.norms_for(vectors.len() / d)?;
+        let mut stats = RowStats::new(self.normalize);
         // One pass: each row is appended (no zero-fill pass over the new buffer) and prepared
         // right away, while it is in L1.
         for (r, row) in vectors.chunks_exact(d).enumerate() {
             let start = out.len();
             out.extend_from_slice(row);
-            stats.prepare(r, &mut out[start..], what)?;
+            stats.prepare(r, &mut out[start..], &mut norms, what)?;
         }
-        stats.finish(out, what)
+        stats.check_zero_rows(what)?;
+        Ok(PreparedRows { vectors: out, norms, zero_norm_rows: stats.zero_norm_rows })
     }
 
     /// [`Self::prepare_rows`] for rows the store may keep: they are checked and normalized in
@@ -80,11 +82,22 @@ impl Layout {
     pub(crate) fn prepare_owned_rows(&self, mut vectors: Vec<f32>, what: &str) -> Result<PreparedRows> {
         let d = self.dimensions;
         self.check_whole_rows(vectors.len(), what)?;
-        let mut stats = RowStats::new(self.normalize, vectors.len() / d)?;
+        let mut norms = self.norms_for(vectors.len() / d)?;
+        let mut stats = RowStats::new(self.normalize);
         for (r, row) in vectors.chunks_exact_mut(d).enumerate() {
-            stats.prepare(r, row, what)?;
+            stats.prepare(r, row, &mut norms, what)?;
         }
-        stats.finish(vectors, what)
+        stats.check_zero_rows(what)?;
+        Ok(PreparedRows { vectors, norms, zero_norm_rows: stats.zero_norm_rows })
+    }
+
+    /// Room for the cached norms of `rows` rows (raw stores only; normalized stores keep none).
+    fn norms_for(&self, rows: usize) -> Result<Vec<f64>> {
+        let mut norms = Vec::new();
+        if !self.normalize {
+            norms.try_reserve_exact(rows)?;
+        }
+        Ok(norms)
     }
 }
 
@@ -102,6 +115,42 @@ impl Rows {
             norms: prepared.norms,
             zero_norm_rows: prepared.zero_norm_rows,
         }
+    }
+
+    /// Append a small batch, prepared where it will stay: no temporary buffer, no second copy
+    /// (what makes one-row adds fast). Runs under the store's write lock, so callers keep it
+    /// for batches that prepare in microseconds. On failure, or a panic, the rows are cut back:
+    /// nothing is added.
+    pub(crate) fn append_in_place(
+        &mut self,
+        layout: Layout,
+        vectors: &[f32],
+        ids: Option<&[u64]>,
+    ) -> Result<()> {
+        let n = vectors.len() / layout.dimensions;
+        self.vectors.try_reserve(vectors.len())?;
+        self.ids.try_reserve(n)?;
+        if !layout.normalize {
+            self.norms.try_reserve(n)?;
+        }
+        let start = self.len();
+        let mut tail =
+            Rollback { vectors: self.vectors.len(), norms: self.norms.len(), rows: self, done: false };
+        tail.rows.vectors.extend_from_slice(vectors);
+        let mut stats = RowStats::new(layout.normalize);
+        let rows = &mut *tail.rows;
+        for (r, row) in rows.vectors[tail.vectors..].chunks_exact_mut(layout.dimensions).enumerate() {
+            stats.prepare(r, row, &mut rows.norms, "vectors")?;
+        }
+        stats.check_zero_rows("vectors")?;
+        tail.done = true;
+        let rows = &mut *tail.rows;
+        match ids {
+            Some(ids) => rows.ids.extend_from_slice(ids),
+            None => rows.ids.extend((start..start + n).map(|i| i as u64)),
+        }
+        rows.zero_norm_rows += stats.zero_norm_rows;
+        Ok(())
     }
 
     /// Append prepared rows with their ids (`None`: each row's id is its row index). Everything
@@ -128,28 +177,44 @@ impl Rows {
     }
 }
 
-/// Per-row checks shared by the copying and the in-place row preparation.
+/// Cuts rows appended by [`Rows::append_in_place`] back unless it finished (also on unwind).
+struct Rollback<'a> {
+    rows: &'a mut Rows,
+    vectors: usize,
+    norms: usize,
+    done: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.rows.vectors.truncate(self.vectors);
+            self.rows.norms.truncate(self.norms);
+        }
+    }
+}
+
+/// Per-row checks shared by every way rows come in.
 struct RowStats {
     kernel: Kernel,
     normalize: bool,
-    norms: Vec<f64>,
     zero_norm_rows: usize,
     first_zero_row: Option<usize>,
 }
 
 impl RowStats {
-    fn new(normalize: bool, rows: usize) -> Result<Self> {
-        let mut norms = Vec::new();
-        if !normalize {
-            norms.try_reserve_exact(rows)?;
-        }
-        Ok(RowStats { kernel: Kernel::active(), normalize, norms, zero_norm_rows: 0, first_zero_row: None })
+    fn new(normalize: bool) -> Self {
+        RowStats { kernel: Kernel::active(), normalize, zero_norm_rows: 0, first_zero_row: None }
     }
 
     /// Check row `r` and, in a normalize store, scale it to unit length in place (each value
     /// times the reciprocal of the f64 norm, rounded to f32). Zero rows stay as they are.
-    fn prepare(&mut self, r: usize, row: &mut [f32], what: &str) -> Result<()> {
+    /// A raw store's row norm is pushed to `norms`.
+    fn prepare(&mut self, r: usize, row: &mut [f32], norms: &mut Vec<f64>, what: &str) -> Result<()> {
         let norm = self.visit(r, row, what)?;
+        if !self.normalize {
+            norms.push(norm);
+        }
         if self.normalize && norm != 0.0 {
             self.kernel.scale_f64(row, 1.0 / norm);
         }
@@ -170,25 +235,23 @@ impl RowStats {
             self.first_zero_row.get_or_insert(r);
             self.zero_norm_rows += 1;
         }
-        if !self.normalize {
-            self.norms.push(norm);
-        }
         Ok(norm)
     }
 
     /// Non-finite rows are reported before zero rows, as the reference does, so a zero row in
     /// a normalize store fails the batch only here, at the end.
-    fn finish(self, vectors: Vec<f32>, what: &str) -> Result<PreparedRows> {
+    fn check_zero_rows(&self, what: &str) -> Result<()> {
         if let (true, Some(r)) = (self.normalize, self.first_zero_row) {
             fail!(ZeroNorm, "{what} row {r} has zero norm and cannot be normalized");
         }
-        Ok(PreparedRows { vectors, norms: self.norms, zero_norm_rows: self.zero_norm_rows })
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     /// Rows with wide magnitudes, denormals, -0.0 and a few zero rows, from a fixed LCG.
     fn rows(n: usize, d: usize) -> Vec<f32> {
@@ -216,28 +279,63 @@ mod tests {
     }
 
     #[test]
-    fn in_place_preparation_equals_the_copying_one() {
+    fn every_way_in_prepares_the_same_bits_and_fails_the_same_way() {
         for d in [1, 3, 16, 255, 256, 257, 700] {
             for normalize in [false, true] {
-                let store = Layout::new(d, normalize).unwrap();
+                let layout = Layout::new(d, normalize).unwrap();
+                // Appending after rows already there: a failure must cut back to exactly them.
+                let mut before = Rows::default();
+                let first = rows(2, d + 1)[..2 * d].iter().map(|v| v + 1.0).collect::<Vec<_>>();
+                before.append_in_place(layout, &first, Some(&[7, 8])).unwrap();
+                let appended = |data: &[f32]| {
+                    let mut r = before.clone();
+                    let result = r.append_in_place(layout, data, None);
+                    (result, r)
+                };
+                let check_failure = |data: &[f32], want: &(ErrorKind, String)| {
+                    let a = layout.prepare_rows(data, "vectors").err().unwrap();
+                    let b = layout.prepare_owned_rows(data.to_vec(), "vectors").err().unwrap();
+                    let (c, after) = appended(data);
+                    let c = c.err().unwrap();
+                    for e in [a, b, c] {
+                        assert_eq!(&(e.kind, e.message), want, "d={d} normalize={normalize}");
+                    }
+                    assert_eq!(
+                        (after.vectors, after.ids, after.norms, after.zero_norm_rows),
+                        (
+                            before.vectors.clone(),
+                            before.ids.clone(),
+                            before.norms.clone(),
+                            before.zero_norm_rows
+                        )
+                    );
+                };
                 let mut data = rows(20, d);
                 if normalize {
                     // Zero rows fail a normalize store: compare the failure, then drop them.
-                    let a = store.prepare_rows(&data, "v").err().unwrap();
-                    let b = store.prepare_owned_rows(data.clone(), "v").err().unwrap();
-                    assert_eq!((a.kind, a.message), (b.kind, b.message));
+                    let e = layout.prepare_rows(&data, "vectors").err().unwrap();
+                    assert_eq!(e.kind, ErrorKind::ZeroNorm);
+                    check_failure(&data, &(e.kind, e.message));
                     data =
                         data.chunks(d).filter(|r| r.iter().any(|&v| v != 0.0)).flatten().copied().collect();
                 }
-                let copied = prepared(store.prepare_rows(&data, "v")).unwrap();
-                let in_place = prepared(store.prepare_owned_rows(data.clone(), "v")).unwrap();
+                let copied = prepared(layout.prepare_rows(&data, "v")).unwrap();
+                let in_place = prepared(layout.prepare_owned_rows(data.clone(), "v")).unwrap();
                 assert_eq!(copied, in_place, "d={d} normalize={normalize}");
+                let (result, after) = appended(&data);
+                result.unwrap();
+                let tail =
+                    |v: &[f32]| v[before.vectors.len()..].iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(tail(&after.vectors), copied.0);
+                let norms: Vec<u64> = after.norms[before.norms.len()..].iter().map(|v| v.to_bits()).collect();
+                assert_eq!(norms, copied.1);
+                assert_eq!(after.zero_norm_rows - before.zero_norm_rows, copied.2);
+                assert_eq!(after.ids[2..], (2..2 + data.len() as u64 / d as u64).collect::<Vec<_>>()[..]);
                 let mut bad = data.clone();
                 bad[d + d / 2] = f32::NAN;
-                let a = store.prepare_rows(&bad, "v").err().unwrap();
-                let b = store.prepare_owned_rows(bad, "v").err().unwrap();
-                assert_eq!((a.kind, &a.message), (b.kind, &b.message));
-                assert!(a.message.contains("row 1"), "{}", a.message);
+                let e = layout.prepare_rows(&bad, "vectors").err().unwrap();
+                assert!(e.message.contains("row 1"), "{}", e.message);
+                check_failure(&bad, &(e.kind, e.message));
             }
         }
     }
