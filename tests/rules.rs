@@ -4,6 +4,11 @@
 
 use nvs::{ErrorKind, Hit, Metric, SearchOptions, VectorStore};
 
+#[cfg(target_os = "linux")]
+#[allow(dead_code)] // this suite only re-runs tests in a child; it captures no output
+#[path = "support/child.rs"]
+mod child;
+
 fn store(dims: usize, normalize: bool, rows: &[&[f32]]) -> VectorStore {
     let s = VectorStore::new(dims, normalize).unwrap();
     let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
@@ -230,6 +235,90 @@ fn raw_values_do_not_overflow_or_underflow_float32() {
     let cos = s.search(Metric::Cosine, &[1.0, 1.0], &opts(3)).unwrap();
     assert_eq!(indexes(&cos), vec![0, 2, 1]);
     assert!((cos[0].value - 1.0).abs() < 1e-6);
+}
+
+/// Thread ids of this process's search workers (`nvs-search-N`), from /proc.
+#[cfg(target_os = "linux")]
+fn search_workers() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| {
+            let t = t.ok()?;
+            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            comm.starts_with("nvs-search-").then(|| t.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn parallel_searches_reuse_one_pool_of_workers() {
+    let d = 16;
+    let s = VectorStore::new(d, true).unwrap();
+    let rows: Vec<f32> = (0..4000 * d).map(|i| ((i * 7919) % 1000) as f32 + 1.0).collect();
+    s.add(&rows, None).unwrap();
+    let o = SearchOptions { threads: 2, ..Default::default() };
+    s.search(Metric::Dot, &rows[..d], &o).unwrap();
+    let workers = search_workers();
+    assert!(!workers.is_empty(), "a search with threads = 2 left no worker waiting");
+    for _ in 0..20 {
+        s.search(Metric::Dot, &rows[..d], &o).unwrap();
+        s.search_batch(Metric::Euclidean, &rows[..4 * d], &o).unwrap();
+    }
+    // The same threads, not new ones (other tests may start the pool at the same moment, but
+    // never a second one).
+    assert_eq!(search_workers(), workers);
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_forked_child_searches_in_parallel_without_the_parents_workers() {
+    child::run_child_test("forked_child_search_child", &[]);
+}
+
+/// Run alone in a fresh process (fork with other test threads alive would be unsafe): start the
+/// pool, fork, and search with two threads in the child, which has none of the pool's threads.
+#[test]
+#[ignore = "run by a_forked_child_searches_in_parallel_without_the_parents_workers"]
+#[cfg(target_os = "linux")]
+fn forked_child_search_child() {
+    let d = 16;
+    let s = VectorStore::new(d, true).unwrap();
+    let rows: Vec<f32> = (0..4000 * d).map(|i| ((i * 7919) % 1000) as f32 + 1.0).collect();
+    s.add(&rows, None).unwrap();
+    let o = SearchOptions { threads: 2, ..Default::default() };
+    let want = s.search(Metric::Dot, &rows[..d], &o).unwrap();
+    assert!(!search_workers().is_empty());
+    // SAFETY: this process runs this one test on one thread besides the idle pool workers.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // The child: a search that waited for the parent's workers would hang here; a wrong
+        // result or a panic exits with a failure code.
+        let ok = std::panic::catch_unwind(|| {
+            s.search(Metric::Dot, &rows[..d], &o).unwrap() == want
+                && s.search_batch(Metric::Dot, &rows[..4 * d], &o).unwrap()[0] == want
+        });
+        // SAFETY: leave the forked child at once, without running the parent's exit handlers.
+        unsafe { libc::_exit(if matches!(ok, Ok(true)) { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // Poll with a deadline: a hung child must fail the test, not hang it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the forked child's parallel search hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
 }
 
 #[test]

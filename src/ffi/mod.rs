@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
 use crate::error::{Error, ErrorKind};
+use crate::search::WORKER_NAME_PREFIX;
 
 // Declared in this order so nvs.h lists the store functions before the archive ones.
 mod store;
@@ -35,15 +36,21 @@ thread_local! {
 
 /// The default panic hook prints to stderr, which a library must never do. The first call
 /// through the C boundary installs a hook that, for panics inside an entry point, only keeps
-/// the message and location for the status message; any other panic (a Rust program using
-/// the rlib) still goes to the hook that was there before.
+/// the message and location for the status message, and ignores panics of search workers
+/// (their payload is re-raised in the entry point that waits for them); any other panic (a
+/// Rust program using the rlib) still goes to the hook that was there before.
 fn install_quiet_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_BOUNDARY.with(Cell::get) == 0 {
-                return previous(info);
+                // A search worker's panic reaches its caller's entry point, which reports it.
+                let worker = std::thread::current().name().is_some_and(|n| n.starts_with(WORKER_NAME_PREFIX));
+                if !worker {
+                    return previous(info);
+                }
+                return;
             }
             let what = payload_text(info.payload());
             let note = match info.location() {
