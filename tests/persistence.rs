@@ -598,6 +598,25 @@ fn paths_resolve_like_the_reference() {
 }
 
 #[test]
+fn paths_longer_than_the_bound_are_refused_before_any_file_is_touched() {
+    let max = nvs::npz::MAX_PATH_BYTES;
+    // Absolute, so the working directory does not count; the name already ends in ".npz".
+    let at = |len: usize| format!("/{}.npz", "d/".repeat((len - 6) / 2) + &"x".repeat((len - 6) % 2 + 1));
+    assert_eq!(at(max).len(), max);
+    assert_eq!(nvs::npz::resolve_path(Path::new(&at(max))).unwrap().as_os_str().len(), max);
+    let (k, message) = kind(nvs::npz::resolve_path(Path::new(&at(max + 1))));
+    assert_eq!(k, ErrorKind::InvalidArgument);
+    assert!(message.contains(&format!("at most {max} bytes")), "{message}");
+    let s = VectorStore::new(2, true).unwrap();
+    s.add(&[1.0, 0.0], None).unwrap();
+    let (k, _) = kind(s.save(Some(Path::new(&at(max + 1))), WriteOptions::default()));
+    assert_eq!(k, ErrorKind::InvalidArgument);
+    assert_eq!(s.file_path(), None, "a refused save binds nothing");
+    let (k, _) = kind(VectorStore::open(at(max + 2), ReadOptions::default()));
+    assert_eq!(k, ErrorKind::InvalidArgument);
+}
+
+#[test]
 fn a_trailing_separator_names_the_file_not_a_hidden_file_inside() {
     let dir = tmp();
     let cwd = dir.path().canonicalize().unwrap();

@@ -57,7 +57,8 @@ pub struct WriteOptions {
 /// refused; repeated separators, `.` components and trailing separators are dropped (so
 /// `"dir/"` means `dir.npz`, never the hidden file `dir/.npz`); `.npz` is appended unless the
 /// last component already ends in it; a relative path is anchored to the working directory.
-/// `..` components and symbolic links are kept as they are.
+/// `..` components and symbolic links are kept as they are. A result longer than
+/// [`MAX_PATH_BYTES`] is refused.
 pub fn resolve_path(path: &Path) -> Result<PathBuf> {
     if path.as_os_str().is_empty() {
         fail!(InvalidArgument, "path must not be empty");
@@ -72,11 +73,24 @@ pub fn resolve_path(path: &Path) -> Result<PathBuf> {
         s.push(".npz");
         p = PathBuf::from(s);
     }
-    match std::path::absolute(&p) {
-        Ok(abs) => Ok(abs),
+    let abs = match std::path::absolute(&p) {
+        Ok(abs) => abs,
         Err(e) => fail!(Io, "cannot resolve path {}: {e}", p.display()),
+    };
+    let len = abs.as_os_str().len();
+    if len > MAX_PATH_BYTES {
+        fail!(
+            InvalidArgument,
+            "path is {len} bytes once resolved; a store binds paths of at most {MAX_PATH_BYTES} bytes"
+        );
     }
+    Ok(abs)
 }
+
+/// The longest path (in bytes, after [`resolve_path`]) a store opens, saves or binds. Linux
+/// refuses longer ones in any single system call anyway (PATH_MAX is 4096 with the NUL); the
+/// bound makes it a promise, so a C caller sizes a path buffer once (`NVS_PATH_CAPACITY`).
+pub const MAX_PATH_BYTES: usize = 4095;
 
 /// What a file that is not a regular file is, for messages ("it is a FIFO, not a regular file").
 pub(crate) fn file_kind(file_type: &FileType) -> &'static str {
