@@ -9,6 +9,9 @@
 //! `kernels` and `npz` modules are public only for the benchmark, the fuzz targets and the
 //! tests (hidden from the docs, no stability promise).
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod error;
 pub mod ffi;
 #[doc(hidden)]

@@ -173,6 +173,8 @@ pub unsafe extern "C" fn nvs_store_file_path(
         let bytes = path_bytes(&path);
         // SAFETY: non-NULL (checked), writable by contract.
         unsafe { len.write(bytes.len()) };
+        // SAFETY: by contract `buf` holds `capacity` writable bytes that nothing else uses
+        // during the call (NULL only with 0); `slice_mut` checks the rest.
         let out = unsafe { slice_mut(buf.cast::<u8>(), capacity, "buf") }?;
         if out.len() < bytes.len() + 1 {
             return Err(Error::new(

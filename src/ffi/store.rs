@@ -201,9 +201,15 @@ pub unsafe extern "C" fn nvs_store_add(
         // SAFETY: handle and spans are the caller's contract; NULL/alignment are checked.
         let store = unsafe { store_ref(store) }?;
         check_width(store, vectors_len, "vectors", "rows")?;
+        // SAFETY: by contract `vectors` holds `vectors_len` readable floats; `slice` checks the
+        // rest.
         let vectors = unsafe { slice(vectors, vectors_len, "vectors") }?;
-        let ids =
-            if ids.is_null() && ids_len == 0 { None } else { Some(unsafe { slice(ids, ids_len, "ids") }?) };
+        let ids = if ids.is_null() && ids_len == 0 {
+            None
+        } else {
+            // SAFETY: by contract `ids` holds `ids_len` readable ids; `slice` checks the rest.
+            Some(unsafe { slice(ids, ids_len, "ids") }?)
+        };
         store.add(vectors, ids)
     })
 }
@@ -221,8 +227,13 @@ pub unsafe extern "C" fn nvs_store_get(
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
         let store = unsafe { store_ref(store) }?;
-        let vector =
-            if vector.is_null() { None } else { Some(unsafe { slice_mut(vector, vector_len, "vector") }?) };
+        let vector = if vector.is_null() {
+            None
+        } else {
+            // SAFETY: by contract a non-NULL `vector` holds `vector_len` writable floats that
+            // nothing else uses during the call; `slice_mut` checks the rest.
+            Some(unsafe { slice_mut(vector, vector_len, "vector") }?)
+        };
         let value = store.get_into(index, vector)?;
         if !id.is_null() {
             // SAFETY: non-NULL and writable by contract.
@@ -283,9 +294,16 @@ pub unsafe extern "C" fn nvs_store_read_rows(
         let vectors = if vectors.is_null() {
             None
         } else {
+            // SAFETY: by contract a non-NULL `vectors` holds `vectors_len` writable floats that
+            // nothing else uses during the call; `slice_mut` checks the rest.
             Some(unsafe { slice_mut(vectors, vectors_len, "vectors") }?)
         };
-        let ids = if ids.is_null() { None } else { Some(unsafe { slice_mut(ids, ids_len, "ids") }?) };
+        let ids = if ids.is_null() {
+            None
+        } else {
+            // SAFETY: as for `vectors`, with `ids_len` ids.
+            Some(unsafe { slice_mut(ids, ids_len, "ids") }?)
+        };
         store.read_rows(start, count, vectors, ids)
     })
 }
@@ -349,8 +367,12 @@ pub unsafe extern "C" fn nvs_store_search(
             ));
         }
         let metric = metric_from(metric)?;
+        // SAFETY: by contract `query` holds `query_len` readable floats; `slice` checks the rest.
         let query = unsafe { slice(query, query_len, "query") }?;
+        // SAFETY: by contract `options` is NULL or valid as `options_from` requires.
         let options = unsafe { options_from(options) }?;
+        // SAFETY: by contract `hits` holds `hits_capacity` writable entries that nothing else
+        // uses during the call; `slice_mut` checks the rest.
         let hits_out = unsafe { slice_mut(hits, hits_capacity, "hits") }?;
         let found = store.search(metric, query, &options)?;
         // SAFETY: hits_len is non-NULL (checked) and writable by contract.
@@ -397,7 +419,10 @@ pub unsafe extern "C" fn nvs_store_search_batch(
         let store = unsafe { store_ref(store) }?;
         check_width(store, queries_len, "queries", "queries")?;
         let metric = metric_from(metric)?;
+        // SAFETY: by contract `queries` holds `queries_len` readable floats; `slice` checks the
+        // rest.
         let queries = unsafe { slice(queries, queries_len, "queries") }?;
+        // SAFETY: by contract `options` is NULL or valid as `options_from` requires.
         let options = unsafe { options_from(options) }?;
         if !queries.is_empty() && hits_lens.is_null() {
             return Err(Error::new(ErrorKind::NullArgument, "hits_lens must not be NULL"));
@@ -406,7 +431,11 @@ pub unsafe extern "C" fn nvs_store_search_batch(
         let found = store.search_batch(metric, queries, &options)?;
         // A hit buffer that is there must be usable before any output is written (a failed
         // call writes nothing); NULL with capacity 0 is a sizing call.
+        // SAFETY: by contract `hits` holds `hits_capacity` writable entries that nothing else
+        // uses during the call; `slice_mut` checks the rest.
         let hits_out = unsafe { slice_mut(hits, hits_capacity, "hits") }?;
+        // SAFETY: by contract `hits_lens` holds one writable entry per query (`found` has one
+        // per query), apart from `hits`; `slice_mut` checks the rest.
         let lens_out = unsafe { slice_mut(hits_lens, found.len(), "hits_lens") }?;
         for (len, f) in lens_out.iter_mut().zip(&found) {
             *len = f.len();

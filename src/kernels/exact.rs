@@ -130,23 +130,67 @@ impl Bracket {
 
 /// A vector register of f64 lanes, as the fast tier needs it. Implemented per instruction set
 /// (`x86.rs`, `neon.rs`) and here for the portable path ([`Pair`]).
+///
+/// # Safety
+/// Every method is that instruction set's intrinsics: it may only run on a CPU that has the
+/// features the implementing type names ("the CPU supports `V`" in the functions below;
+/// [`Pair`] runs anywhere). The pointer methods state what they access on top of that.
 pub(crate) trait F64s: Copy {
     const WIDTH: usize;
     /// Whether [`F64s::mul_add`] is a fused instruction (else it is never called).
     const FMA: bool;
+    /// All lanes zero.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features (see the trait).
     unsafe fn zero() -> Self;
+    /// `x` in every lane.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn splat(x: f64) -> Self;
     /// `WIDTH` f32 from `p`, widened.
+    ///
+    /// # Safety
+    /// `p` is aligned for f32 and valid for reading `WIDTH` of them (as a pointer into an
+    /// `&[f32]` is); the CPU has the implementation's features.
     unsafe fn load(p: *const f32) -> Self;
     /// `n < WIDTH` f32 from `p`, widened, the other lanes zero; never reads past `p + n`.
+    ///
+    /// # Safety
+    /// `n < WIDTH`, and `p` is aligned for f32 and valid for reading `n` of them; the CPU has
+    /// the implementation's features.
     unsafe fn load_partial(p: *const f32, n: usize) -> Self;
+    /// `self + b`.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn add(self, b: Self) -> Self;
+    /// `self - b`.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn sub(self, b: Self) -> Self;
+    /// `self * b`.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn mul(self, b: Self) -> Self;
     /// `self * b + c` with one rounding.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features, and [`F64s::FMA`] is true.
     unsafe fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `|self|`.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn abs(self) -> Self;
     /// Store the `WIDTH` lanes to `out`.
+    ///
+    /// # Safety
+    /// `out` is aligned for f64 and valid for writing `WIDTH` of them; the CPU has the
+    /// implementation's features.
     unsafe fn store(self, out: *mut f64);
 }
 
@@ -174,12 +218,16 @@ impl F64s for Pair {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        Pair([*p as f64, *p.add(1) as f64])
+        // SAFETY: the caller guarantees `p` is aligned and valid for reading 2 f32 (# Safety
+        // of `F64s::load`).
+        unsafe { Pair([*p as f64, *p.add(1) as f64]) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
         debug_assert!(n < 2);
-        Pair([if n > 0 { *p as f64 } else { 0.0 }, 0.0])
+        // SAFETY: `p` is read only when `n` is 1, and then the caller guarantees it is aligned
+        // and valid for one f32 (# Safety of `F64s::load_partial`).
+        Pair([if n > 0 { unsafe { *p as f64 } } else { 0.0 }, 0.0])
     }
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
@@ -203,29 +251,47 @@ impl F64s for Pair {
     }
     #[inline(always)]
     unsafe fn store(self, out: *mut f64) {
-        *out = self.0[0];
-        *out.add(1) = self.0[1];
+        // SAFETY: the caller guarantees `out` is aligned and valid for writing 2 f64 (# Safety
+        // of `F64s::store`).
+        unsafe {
+            *out = self.0[0];
+            *out.add(1) = self.0[1];
+        }
     }
 }
 
+/// [`two_sum`] in each lane.
+///
+/// # Safety
+/// The CPU supports `V`.
 #[inline(always)]
 unsafe fn two_sum_v<V: F64s>(a: V, b: V) -> (V, V) {
-    let s = a.add(b);
-    let bb = s.sub(a);
-    (s, a.sub(s.sub(bb)).add(b.sub(bb)))
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above).
+    unsafe {
+        let s = a.add(b);
+        let bb = s.sub(a);
+        (s, a.sub(s.sub(bb)).add(b.sub(bb)))
+    }
 }
 
 /// The exact error `a * a - p` of `p = fl(a * a)` in each lane.
+///
+/// # Safety
+/// The CPU supports `V`.
 #[inline(always)]
 unsafe fn square_err_v<V: F64s>(a: V, p: V) -> V {
-    if V::FMA {
-        a.mul_add(a, V::zero().sub(p))
-    } else {
-        // Dekker: a = hi + lo with 26-bit halves, so every partial product is exact.
-        let c = V::splat(134_217_729.0).mul(a);
-        let hi = c.sub(c.sub(a));
-        let lo = a.sub(hi);
-        hi.mul(hi).sub(p).add(hi.add(hi).mul(lo)).add(lo.mul(lo))
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above); `mul_add` is
+    // called only when `V::FMA`.
+    unsafe {
+        if V::FMA {
+            a.mul_add(a, V::zero().sub(p))
+        } else {
+            // Dekker: a = hi + lo with 26-bit halves, so every partial product is exact.
+            let c = V::splat(134_217_729.0).mul(a);
+            let hi = c.sub(c.sub(a));
+            let lo = a.sub(hi);
+            hi.mul(hi).sub(p).add(hi.add(hi).mul(lo)).add(lo.mul(lo))
+        }
     }
 }
 
@@ -238,31 +304,43 @@ const MAX_LANES: usize = 16;
 /// time. (A trait rather than a closure: closures do not inherit `#[target_feature]`, and
 /// the intrinsics must inline into the instruction-set entry points.)
 trait Accumulate<V: F64s> {
+    /// Add one register of each input to chain `chain`.
+    ///
+    /// # Safety
+    /// The CPU supports `V`.
     unsafe fn step(&mut self, chain: usize, x: V, y: V);
 }
 
 /// Walk `n` elements of `a` and `b` in register-wide steps, `CHAINS` registers per step, the
 /// last partial step zero-padded. Returns the most elements one lane saw.
+///
+/// # Safety
+/// The CPU supports `V`.
 #[inline(always)]
 unsafe fn walk<V: F64s>(a: &[f32], b: &[f32], acc: &mut impl Accumulate<V>) -> usize {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let w = V::WIDTH;
     let mut i = 0;
-    while i + CHAINS * w <= n {
-        for k in 0..CHAINS {
-            acc.step(k, V::load(pa.add(i + k * w)), V::load(pb.add(i + k * w)));
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above). Both slices hold at
+    // least `n` f32: the full loads read `[i, i + w)` with `i + w <= n`, the partial ones
+    // `n - i < w` f32 from `i`; the pointers come from slices, so they are aligned.
+    unsafe {
+        while i + CHAINS * w <= n {
+            for k in 0..CHAINS {
+                acc.step(k, V::load(pa.add(i + k * w)), V::load(pb.add(i + k * w)));
+            }
+            i += CHAINS * w;
         }
-        i += CHAINS * w;
-    }
-    let mut k = 0;
-    while i + w <= n {
-        acc.step(k, V::load(pa.add(i)), V::load(pb.add(i)));
-        i += w;
-        k += 1;
-    }
-    if i < n {
-        acc.step(k, V::load_partial(pa.add(i), n - i), V::load_partial(pb.add(i), n - i));
+        let mut k = 0;
+        while i + w <= n {
+            acc.step(k, V::load(pa.add(i)), V::load(pb.add(i)));
+            i += w;
+            k += 1;
+        }
+        if i < n {
+            acc.step(k, V::load_partial(pa.add(i), n - i), V::load_partial(pb.add(i), n - i));
+        }
     }
     n.div_ceil(CHAINS * w)
 }
@@ -277,12 +355,15 @@ struct DotAcc<V> {
 impl<V: F64s> Accumulate<V> for DotAcc<V> {
     #[inline(always)]
     unsafe fn step(&mut self, k: usize, x: V, y: V) {
-        let (t, e) = two_sum_v(self.s[k], x.mul(y));
-        self.s[k] = t;
-        let (t, e2) = two_sum_v(self.c[k], e);
-        self.c[k] = t;
-        self.c2[k] = self.c2[k].add(e2);
-        self.m[k] = self.m[k].add(e2.abs());
+        // SAFETY: the caller guarantees the CPU supports `V` (# Safety of `Accumulate::step`).
+        unsafe {
+            let (t, e) = two_sum_v(self.s[k], x.mul(y));
+            self.s[k] = t;
+            let (t, e2) = two_sum_v(self.c[k], e);
+            self.c[k] = t;
+            self.c2[k] = self.c2[k].add(e2);
+            self.m[k] = self.m[k].add(e2.abs());
+        }
     }
 }
 
@@ -294,33 +375,43 @@ struct L2Acc<V, const DIFF: bool> {
 impl<V: F64s, const DIFF: bool> Accumulate<V> for L2Acc<V, DIFF> {
     #[inline(always)]
     unsafe fn step(&mut self, k: usize, x: V, y: V) {
-        let (dh, dl) = if DIFF {
-            let dh = x.sub(y);
-            let bb = dh.sub(x);
-            (dh, x.sub(dh.sub(bb)).add(V::zero().sub(y).sub(bb)))
-        } else {
-            (x, V::zero())
-        };
-        let p = dh.mul(dh);
-        // The square of an f32 is exact in f64: only a difference needs TwoProduct.
-        let pe = if DIFF { square_err_v(dh, p) } else { V::zero() };
-        let (t, e) = two_sum_v(self.s[k], p);
-        self.s[k] = t;
-        let mut acc = self.c[k].add(e).add(pe);
-        if DIFF {
-            let w = dh.add(dh).add(dl);
-            acc = if V::FMA { dl.mul_add(w, acc) } else { acc.add(dl.mul(w)) };
+        // SAFETY: the caller guarantees the CPU supports `V` (# Safety of `Accumulate::step`);
+        // `mul_add` is called only when `V::FMA`.
+        unsafe {
+            let (dh, dl) = if DIFF {
+                let dh = x.sub(y);
+                let bb = dh.sub(x);
+                (dh, x.sub(dh.sub(bb)).add(V::zero().sub(y).sub(bb)))
+            } else {
+                (x, V::zero())
+            };
+            let p = dh.mul(dh);
+            // The square of an f32 is exact in f64: only a difference needs TwoProduct.
+            let pe = if DIFF { square_err_v(dh, p) } else { V::zero() };
+            let (t, e) = two_sum_v(self.s[k], p);
+            self.s[k] = t;
+            let mut acc = self.c[k].add(e).add(pe);
+            if DIFF {
+                let w = dh.add(dh).add(dl);
+                acc = if V::FMA { dl.mul_add(w, acc) } else { acc.add(dl.mul(w)) };
+            }
+            self.c[k] = acc;
         }
-        self.c[k] = acc;
     }
 }
 
 /// Store the lanes of every chain to one array (chain-major); returns the lane count.
+///
+/// # Safety
+/// The CPU supports `V`.
 #[inline(always)]
 unsafe fn lanes<V: F64s>(regs: &[V; CHAINS], out: &mut [f64; MAX_LANES]) -> usize {
-    debug_assert!(CHAINS * V::WIDTH <= MAX_LANES);
+    const { assert!(CHAINS * V::WIDTH <= MAX_LANES) };
     for (k, r) in regs.iter().enumerate() {
-        r.store(out.as_mut_ptr().add(k * V::WIDTH));
+        // SAFETY: chain `k < CHAINS` stores `WIDTH` f64 at `k * WIDTH`, inside `out` as
+        // `CHAINS * WIDTH <= MAX_LANES` (asserted at compile time); the caller guarantees the
+        // CPU supports `V` (# Safety above).
+        unsafe { r.store(out.as_mut_ptr().add(k * V::WIDTH)) };
     }
     CHAINS * V::WIDTH
 }
@@ -339,14 +430,21 @@ unsafe fn lanes<V: F64s>(regs: &[V; CHAINS], out: &mut [f64; MAX_LANES]) -> usiz
 /// The CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn dot_bracket<V: F64s>(a: &[f32], b: &[f32]) -> Bracket {
-    let z = [V::zero(); CHAINS];
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above), all that `V::zero`,
+    // `walk` and `lanes` ask.
+    let z = unsafe { [V::zero(); CHAINS] };
     let mut acc = DotAcc { s: z, c: z, c2: z, m: z };
-    let per_lane = walk::<V>(a, b, &mut acc);
+    // SAFETY: as above.
+    let per_lane = unsafe { walk::<V>(a, b, &mut acc) };
     let mut buf = [[0.0f64; MAX_LANES]; 4];
-    let l = lanes(&acc.s, &mut buf[0]);
-    lanes(&acc.c, &mut buf[1]);
-    lanes(&acc.c2, &mut buf[2]);
-    lanes(&acc.m, &mut buf[3]);
+    // SAFETY: as above.
+    let l = unsafe {
+        let l = lanes(&acc.s, &mut buf[0]);
+        lanes(&acc.c, &mut buf[1]);
+        lanes(&acc.c2, &mut buf[2]);
+        lanes(&acc.m, &mut buf[3]);
+        l
+    };
     let [s, c, c2, m] = &buf;
     let (mut hi, mut lo, mut lo2, mut mag) = (s[0], 0.0, 0.0, 0.0);
     let mut add_lo = |lo: &mut f64, e: f64| {
@@ -386,12 +484,19 @@ pub(crate) unsafe fn dot_bracket<V: F64s>(a: &[f32], b: &[f32]) -> Bracket {
 #[inline(always)]
 pub(crate) unsafe fn l2sq_bracket<V: F64s, const DIFF: bool>(a: &[f32], b: &[f32]) -> Bracket {
     let b = if DIFF { b } else { a };
-    let z = [V::zero(); CHAINS];
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above), all that `V::zero`,
+    // `walk` and `lanes` ask.
+    let z = unsafe { [V::zero(); CHAINS] };
     let mut acc = L2Acc::<V, DIFF> { s: z, c: z };
-    let per_lane = walk::<V>(a, b, &mut acc);
+    // SAFETY: as above.
+    let per_lane = unsafe { walk::<V>(a, b, &mut acc) };
     let mut buf = [[0.0f64; MAX_LANES]; 2];
-    let l = lanes(&acc.s, &mut buf[0]);
-    lanes(&acc.c, &mut buf[1]);
+    // SAFETY: as above.
+    let l = unsafe {
+        let l = lanes(&acc.s, &mut buf[0]);
+        lanes(&acc.c, &mut buf[1]);
+        l
+    };
     let [s, c] = &buf;
     let w: f64 = s[..l].iter().sum();
     let (mut hi, mut lo) = (s[0], 0.0);
@@ -414,7 +519,8 @@ pub(crate) unsafe fn l2sq_bracket<V: F64s, const DIFF: bool>(a: &[f32], b: &[f32
 /// The CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn dot<V: F64s>(a: &[f32], b: &[f32]) -> f64 {
-    dot_bracket::<V>(a, b).round().unwrap_or_else(|| dot_exact(a, b))
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above).
+    unsafe { dot_bracket::<V>(a, b) }.round().unwrap_or_else(|| dot_exact(a, b))
 }
 
 /// The correctly rounded euclidean distance between `a` and `b` (equal lengths).
@@ -423,7 +529,8 @@ pub(crate) unsafe fn dot<V: F64s>(a: &[f32], b: &[f32]) -> f64 {
 /// The CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn distance<V: F64s>(a: &[f32], b: &[f32]) -> f64 {
-    l2sq_bracket::<V, true>(a, b).sqrt().unwrap_or_else(|| distance_exact(a, b))
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above).
+    unsafe { l2sq_bracket::<V, true>(a, b) }.sqrt().unwrap_or_else(|| distance_exact(a, b))
 }
 
 /// The correctly rounded euclidean norm of `a`.
@@ -453,7 +560,8 @@ pub(crate) fn cosine(q: &[f32], row: &[f32], dot: f64, norm: f64) -> f32 {
 #[inline(always)]
 pub(crate) unsafe fn dots<V: F64s>(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
     for (o, r) in out.iter_mut().zip(rows) {
-        *o = dot::<V>(q, r);
+        // SAFETY: the caller guarantees the CPU supports `V` (# Safety above).
+        *o = unsafe { dot::<V>(q, r) };
     }
 }
 
@@ -464,7 +572,8 @@ pub(crate) unsafe fn dots<V: F64s>(q: &[f32], rows: &[&[f32]], out: &mut [f64]) 
 #[inline(always)]
 pub(crate) unsafe fn distances<V: F64s>(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
     for (o, r) in out.iter_mut().zip(rows) {
-        *o = distance::<V>(q, r);
+        // SAFETY: the caller guarantees the CPU supports `V` (# Safety above).
+        *o = unsafe { distance::<V>(q, r) };
     }
 }
 
@@ -475,7 +584,8 @@ pub(crate) unsafe fn distances<V: F64s>(q: &[f32], rows: &[&[f32]], out: &mut [f
 #[inline(always)]
 pub(crate) unsafe fn cosines<V: F64s>(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
     for ((o, r), &norm) in out.iter_mut().zip(rows).zip(norms) {
-        *o = cosine(q, r, dot::<V>(q, r), norm);
+        // SAFETY: the caller guarantees the CPU supports `V` (# Safety above).
+        *o = cosine(q, r, unsafe { dot::<V>(q, r) }, norm);
     }
 }
 

@@ -182,11 +182,14 @@ impl Kernel {
     pub fn dots_exact(self, query: &[f32], rows: &[&[f32]], out: &mut [f64]) {
         self.check_exact(query, rows, out.len());
         match self {
-            // SAFETY (instruction-set arms): the CPU supports `self` (checked above).
+            // SAFETY: the CPU supports `self`, AVX2 and FMA here (checked above).
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { x86::avx2_dots_exact(query, rows, out) },
+            // SAFETY: the CPU supports `self`, AVX-512F, AVX-512DQ, AVX2 and FMA here (checked
+            // above).
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => unsafe { x86::avx512_dots_exact(query, rows, out) },
+            // SAFETY: the CPU supports `self`, NEON here (checked above).
             #[cfg(target_arch = "aarch64")]
             Kernel::Neon => unsafe { neon::neon_dots_exact(query, rows, out) },
             // SAFETY: the portable lanes run anywhere.
@@ -201,11 +204,14 @@ impl Kernel {
     pub fn distances_exact(self, query: &[f32], rows: &[&[f32]], out: &mut [f64]) {
         self.check_exact(query, rows, out.len());
         match self {
-            // SAFETY (instruction-set arms): the CPU supports `self` (checked above).
+            // SAFETY: the CPU supports `self`, AVX2 and FMA here (checked above).
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { x86::avx2_distances_exact(query, rows, out) },
+            // SAFETY: the CPU supports `self`, AVX-512F, AVX-512DQ, AVX2 and FMA here (checked
+            // above).
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => unsafe { x86::avx512_distances_exact(query, rows, out) },
+            // SAFETY: the CPU supports `self`, NEON here (checked above).
             #[cfg(target_arch = "aarch64")]
             Kernel::Neon => unsafe { neon::neon_distances_exact(query, rows, out) },
             // SAFETY: the portable lanes run anywhere.
@@ -223,11 +229,14 @@ impl Kernel {
         self.check_exact(query, rows, out.len());
         assert_eq!(norms.len(), rows.len(), "one norm per row");
         match self {
-            // SAFETY (instruction-set arms): the CPU supports `self` (checked above).
+            // SAFETY: the CPU supports `self`, AVX2 and FMA here (checked above).
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { x86::avx2_cosines_exact(query, rows, norms, out) },
+            // SAFETY: the CPU supports `self`, AVX-512F, AVX-512DQ, AVX2 and FMA here (checked
+            // above).
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => unsafe { x86::avx512_cosines_exact(query, rows, norms, out) },
+            // SAFETY: the CPU supports `self`, NEON here (checked above).
             #[cfg(target_arch = "aarch64")]
             Kernel::Neon => unsafe { neon::neon_cosines_exact(query, rows, norms, out) },
             // SAFETY: the portable lanes run anywhere.
@@ -275,29 +284,34 @@ impl Kernel {
     }
 
     /// # Safety
-    /// `q` and each row pointer valid for `d` floats, `out.len() == rows.len()`, `self`
-    /// supported and not `Portable`.
+    /// `q` and each row pointer valid for `d` floats (aligned for f32), `out.len() ==
+    /// rows.len()`, `self` supported by the CPU and not `Portable`.
     unsafe fn rows_unchecked(self, op: Op, d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
         let l2 = op == Op::L2sq;
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 if l2 => x86::avx2_rows::<true>(d, q, rows, out),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => x86::avx2_rows::<false>(d, q, rows, out),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 if l2 => x86::avx512_rows::<true>(d, q, rows, out),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => x86::avx512_rows::<false>(d, q, rows, out),
-            #[cfg(target_arch = "aarch64")]
-            Kernel::Neon if l2 => neon::neon_rows::<true>(d, q, rows, out),
-            #[cfg(target_arch = "aarch64")]
-            Kernel::Neon => neon::neon_rows::<false>(d, q, rows, out),
-            _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+        // SAFETY: the caller guarantees the pointers, `out` and that the CPU supports
+        // `self` (# Safety above); each arm calls the entry point of `self`'s instruction set.
+        unsafe {
+            match self {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 if l2 => x86::avx2_rows::<true>(d, q, rows, out),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => x86::avx2_rows::<false>(d, q, rows, out),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 if l2 => x86::avx512_rows::<true>(d, q, rows, out),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 => x86::avx512_rows::<false>(d, q, rows, out),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon if l2 => neon::neon_rows::<true>(d, q, rows, out),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon => neon::neon_rows::<false>(d, q, rows, out),
+                _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+            }
         }
     }
 
     /// # Safety
-    /// As [`Kernel::rows_unchecked`]; `out` holds `(qs.len() - 1) * stride + rows.len()`.
+    /// As [`Kernel::rows_unchecked`] (with every pointer of `qs` for `q`); `stride >=
+    /// rows.len()` and `out` holds `(qs.len() - 1) * stride + rows.len()` floats.
     unsafe fn tile_unchecked(
         self,
         op: Op,
@@ -308,20 +322,24 @@ impl Kernel {
         stride: usize,
     ) {
         let l2 = op == Op::L2sq;
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 if l2 => x86::avx2_tile::<true>(d, qs, rows, out, stride),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => x86::avx2_tile::<false>(d, qs, rows, out, stride),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 if l2 => x86::avx512_tile::<true>(d, qs, rows, out, stride),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => x86::avx512_tile::<false>(d, qs, rows, out, stride),
-            #[cfg(target_arch = "aarch64")]
-            Kernel::Neon if l2 => neon::neon_tile::<true>(d, qs, rows, out, stride),
-            #[cfg(target_arch = "aarch64")]
-            Kernel::Neon => neon::neon_tile::<false>(d, qs, rows, out, stride),
-            _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+        // SAFETY: the caller guarantees the pointers, `out`, `stride` and that the CPU supports
+        // `self` (# Safety above); each arm calls the entry point of `self`'s instruction set.
+        unsafe {
+            match self {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 if l2 => x86::avx2_tile::<true>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => x86::avx2_tile::<false>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 if l2 => x86::avx512_tile::<true>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 => x86::avx512_tile::<false>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon if l2 => neon::neon_tile::<true>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon => neon::neon_tile::<false>(d, qs, rows, out, stride),
+                _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+            }
         }
     }
 }

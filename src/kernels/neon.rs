@@ -1,11 +1,16 @@
 //! aarch64 kernels (Apple Silicon, Graviton, ...): NEON is part of the base architecture, so
 //! this path needs no runtime check. Same shared algorithm as x86 (`simd.rs`), 4 lanes.
+//!
+//! The register types' methods are NEON intrinsics: their `# Safety` contracts (on [`Lanes`]
+//! and [`F64s`]) require a CPU with NEON, which the `#[target_feature]` entry points below
+//! enable and [`super::Kernel::is_supported`] checks.
 
 use core::arch::aarch64::*;
 
 use super::exact::{self, F64s};
 use super::simd::{self, Lanes};
 
+/// Four f32 lanes; its methods need NEON.
 #[derive(Clone, Copy)]
 pub(crate) struct Neon(float32x4_t);
 
@@ -13,34 +18,44 @@ impl Lanes for Neon {
     const WIDTH: usize = 4;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        Neon(vdupq_n_f32(0.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `Lanes::zero`).
+        unsafe { Neon(vdupq_n_f32(0.0)) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        Neon(vld1q_f32(p))
+        // SAFETY: the caller guarantees `p` is aligned and valid for 4 floats, and NEON
+        // (# Safety of `Lanes::load`).
+        unsafe { Neon(vld1q_f32(p)) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
         let mut buf = [0.0f32; 4];
-        core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-        Neon(vld1q_f32(buf.as_ptr()))
+        // SAFETY: the caller guarantees `n < 4` and `p` aligned and valid for `n` floats, and
+        // NEON (# Safety of `Lanes::load_partial`); `buf` is a local array of 4 floats.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Neon(vld1q_f32(buf.as_ptr()))
+        }
     }
     #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
-        Neon(vfmaq_f32(acc.0, a.0, b.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `Lanes::mul_add`).
+        unsafe { Neon(vfmaq_f32(acc.0, a.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn sub(a: Self, b: Self) -> Self {
-        Neon(vsubq_f32(a.0, b.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `Lanes::sub`).
+        unsafe { Neon(vsubq_f32(a.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn sum(self) -> f32 {
-        vaddvq_f32(self.0)
+        // SAFETY: the caller guarantees NEON (# Safety of `Lanes::sum`).
+        unsafe { vaddvq_f32(self.0) }
     }
 }
 
 /// # Safety
-/// Pointers as in [`simd::rows`].
+/// The CPU has NEON; pointers as in [`simd::rows`].
 #[target_feature(enable = "neon")]
 pub(crate) unsafe fn neon_rows<const L2: bool>(
     d: usize,
@@ -48,11 +63,13 @@ pub(crate) unsafe fn neon_rows<const L2: bool>(
     rows: &[*const f32],
     out: &mut [f32],
 ) {
-    simd::rows::<Neon, L2>(d, q, rows, out)
+    // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
+    // enables NEON, all that `Neon` needs.
+    unsafe { simd::rows::<Neon, L2>(d, q, rows, out) }
 }
 
 /// # Safety
-/// Pointers as in [`simd::tile`].
+/// The CPU has NEON; pointers as in [`simd::tile`].
 #[target_feature(enable = "neon")]
 pub(crate) unsafe fn neon_tile<const L2: bool>(
     d: usize,
@@ -62,10 +79,12 @@ pub(crate) unsafe fn neon_tile<const L2: bool>(
     stride: usize,
 ) {
     // 4 x 4 = 16 accumulators + 4 row registers of the 32 vector registers.
-    simd::tile::<Neon, L2, 4, 4>(d, qs, rows, out, stride)
+    // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
+    // function enables NEON, all that `Neon` needs.
+    unsafe { simd::tile::<Neon, L2, 4, 4>(d, qs, rows, out, stride) }
 }
 
-/// Two f64 lanes for the correctly rounded values of `exact.rs`.
+/// Two f64 lanes for the correctly rounded values of `exact.rs`; its methods need NEON.
 #[derive(Clone, Copy)]
 pub(crate) struct NeonF64(float64x2_t);
 
@@ -74,45 +93,60 @@ impl F64s for NeonF64 {
     const FMA: bool = true;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        NeonF64(vdupq_n_f64(0.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `F64s`).
+        unsafe { NeonF64(vdupq_n_f64(0.0)) }
     }
     #[inline(always)]
     unsafe fn splat(x: f64) -> Self {
-        NeonF64(vdupq_n_f64(x))
+        // SAFETY: the caller guarantees NEON (# Safety of `F64s`).
+        unsafe { NeonF64(vdupq_n_f64(x)) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        NeonF64(vcvt_f64_f32(vld1_f32(p)))
+        // SAFETY: the caller guarantees `p` is aligned and valid for 2 floats, and NEON
+        // (# Safety of `F64s::load`).
+        unsafe { NeonF64(vcvt_f64_f32(vld1_f32(p))) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
         let mut buf = [0.0f32; 2];
-        core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-        NeonF64(vcvt_f64_f32(vld1_f32(buf.as_ptr())))
+        // SAFETY: the caller guarantees `n < 2` and `p` aligned and valid for `n` floats, and
+        // NEON (# Safety of `F64s::load_partial`); `buf` is a local array of 2 floats.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            NeonF64(vcvt_f64_f32(vld1_f32(buf.as_ptr())))
+        }
     }
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
-        NeonF64(vaddq_f64(self.0, b.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `F64s`).
+        unsafe { NeonF64(vaddq_f64(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn sub(self, b: Self) -> Self {
-        NeonF64(vsubq_f64(self.0, b.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `F64s`).
+        unsafe { NeonF64(vsubq_f64(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn mul(self, b: Self) -> Self {
-        NeonF64(vmulq_f64(self.0, b.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `F64s`).
+        unsafe { NeonF64(vmulq_f64(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-        NeonF64(vfmaq_f64(c.0, self.0, b.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `F64s`).
+        unsafe { NeonF64(vfmaq_f64(c.0, self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {
-        NeonF64(vabsq_f64(self.0))
+        // SAFETY: the caller guarantees NEON (# Safety of `F64s`).
+        unsafe { NeonF64(vabsq_f64(self.0)) }
     }
     #[inline(always)]
     unsafe fn store(self, out: *mut f64) {
-        vst1q_f64(out, self.0)
+        // SAFETY: the caller guarantees `out` is aligned and valid for writing 2 f64, and NEON
+        // (# Safety of `F64s::store`).
+        unsafe { vst1q_f64(out, self.0) }
     }
 }
 
@@ -120,21 +154,27 @@ impl F64s for NeonF64 {
 /// The CPU has NEON (always on aarch64).
 #[target_feature(enable = "neon")]
 pub(crate) unsafe fn neon_dots_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
-    exact::dots::<NeonF64>(q, rows, out)
+    // SAFETY: `exact::dots` asks only that the CPU supports `NeonF64`: NEON, enabled here
+    // and guaranteed by the caller (# Safety above).
+    unsafe { exact::dots::<NeonF64>(q, rows, out) }
 }
 
 /// # Safety
 /// As for [`neon_dots_exact`].
 #[target_feature(enable = "neon")]
 pub(crate) unsafe fn neon_distances_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
-    exact::distances::<NeonF64>(q, rows, out)
+    // SAFETY: `exact::distances` asks only that the CPU supports `NeonF64`: NEON, enabled here
+    // and guaranteed by the caller (# Safety above).
+    unsafe { exact::distances::<NeonF64>(q, rows, out) }
 }
 
 /// # Safety
 /// As for [`neon_dots_exact`].
 #[target_feature(enable = "neon")]
 pub(crate) unsafe fn neon_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
-    exact::cosines::<NeonF64>(q, rows, norms, out)
+    // SAFETY: `exact::cosines` asks only that the CPU supports `NeonF64`: NEON, enabled here
+    // and guaranteed by the caller (# Safety above).
+    unsafe { exact::cosines::<NeonF64>(q, rows, norms, out) }
 }
 
 /// # Safety

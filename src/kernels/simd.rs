@@ -12,49 +12,97 @@
 //! features.
 
 /// One instruction set's vector register of f32 lanes.
+///
+/// # Safety
+/// Every method is that instruction set's intrinsics: it may only run on a CPU that has the
+/// features the implementing type names (the kernels call them inside a `#[target_feature]`
+/// entry point that [`super::Kernel`] reaches only after checking the CPU). The pointer
+/// methods state what they read on top of that.
 pub(crate) trait Lanes: Copy {
     const WIDTH: usize;
+    /// All lanes zero.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features (see the trait).
     unsafe fn zero() -> Self;
     /// Load `WIDTH` floats from `p`.
+    ///
+    /// # Safety
+    /// `p` is aligned for f32 and valid for reading `WIDTH` floats (as a pointer into an
+    /// `&[f32]` is); the CPU has the implementation's features.
     unsafe fn load(p: *const f32) -> Self;
     /// Load `n < WIDTH` floats from `p`, the other lanes zero; never reads past `p + n`.
+    ///
+    /// # Safety
+    /// `n < WIDTH`, and `p` is aligned for f32 and valid for reading `n` floats; the CPU has
+    /// the implementation's features.
     unsafe fn load_partial(p: *const f32, n: usize) -> Self;
     /// `a * b + acc` (fused where the instruction set has it).
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self;
+    /// `a - b`.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn sub(a: Self, b: Self) -> Self;
+    /// The sum of the lanes, in a fixed order.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
     unsafe fn sum(self) -> f32;
     /// Hint that the cache line at `p` will be read soon (no-op where there is no hint).
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features. `p` may be any address: a prefetch never
+    /// faults.
     #[inline(always)]
     unsafe fn prefetch(_p: *const f32) {}
 }
 
 /// `a * b + acc` for a dot product, `(a - b)^2 + acc` for a squared distance.
+///
+/// # Safety
+/// The CPU supports `V`.
 #[inline(always)]
 unsafe fn step<V: Lanes, const L2: bool>(a: V, b: V, acc: V) -> V {
-    if L2 {
-        let t = V::sub(a, b);
-        V::mul_add(t, t, acc)
-    } else {
-        V::mul_add(a, b, acc)
+    // SAFETY: the caller guarantees the CPU supports `V` (# Safety above), all that
+    // `V::sub` and `V::mul_add` need.
+    unsafe {
+        if L2 {
+            let t = V::sub(a, b);
+            V::mul_add(t, t, acc)
+        } else {
+            V::mul_add(a, b, acc)
+        }
     }
 }
 
 /// Scores of `Q` queries against `R` rows, each pointer `d` floats long.
 ///
 /// # Safety
-/// Every pointer must be valid for reading `d` floats; the instruction set must be available.
+/// Every pointer must be aligned for f32 and valid for reading `d` floats; the instruction set
+/// must be available.
 #[inline(always)]
 pub(crate) unsafe fn micro<V: Lanes, const L2: bool, const Q: usize, const R: usize>(
     d: usize,
     qs: &[*const f32; Q],
     rs: &[*const f32; R],
 ) -> [[f32; R]; Q] {
-    micro_prefetching::<V, L2, Q, R, false>(d, qs, rs, rs)
+    // SAFETY: the caller guarantees the pointers and the CPU (# Safety above), which is the
+    // contract of `micro_prefetching`; `next` is `rs` (and unused without prefetching).
+    unsafe { micro_prefetching::<V, L2, Q, R, false>(d, qs, rs, rs) }
 }
 
 /// [`micro`] that also prefetches the rows `next` (each valid for `d` floats) in step with its
 /// own loads. Eight rows read side by side are eight short streams that the hardware prefetcher
 /// only picks up late; asking for the next group while this one computes hides that start-up.
+///
+/// # Safety
+/// As for [`micro`]: every pointer of `qs` and `rs` must be valid for reading `d` floats, and
+/// the instruction set must be available. The `next` pointers are only prefetched, never
+/// read, so they may be anything.
 #[inline(always)]
 pub(crate) unsafe fn micro_prefetching<
     V: Lanes,
@@ -68,48 +116,54 @@ pub(crate) unsafe fn micro_prefetching<
     rs: &[*const f32; R],
     next: &[*const f32; R],
 ) -> [[f32; R]; Q] {
-    let mut acc = [[V::zero(); R]; Q];
-    let full = d - d % V::WIDTH;
-    let mut i = 0;
-    while i < full {
-        if PF {
-            for &p in next {
-                // Prefetches never fault, so the address may run past the row (wrapping_add).
-                V::prefetch(p.wrapping_add(i));
+    // SAFETY: the caller guarantees that every `qs` and `rs` pointer is valid for `d` floats
+    // and that the CPU supports `V` (# Safety above). The full loads read `[i, i + WIDTH)`
+    // with `i + WIDTH <= full <= d`, the partial ones `[full, d)` with `d - full < WIDTH`;
+    // the prefetches never fault.
+    unsafe {
+        let mut acc = [[V::zero(); R]; Q];
+        let full = d - d % V::WIDTH;
+        let mut i = 0;
+        while i < full {
+            if PF {
+                for &p in next {
+                    // Prefetches never fault, so the address may run past the row (wrapping_add).
+                    V::prefetch(p.wrapping_add(i));
+                }
             }
-        }
-        let mut rv = [V::zero(); R];
-        for r in 0..R {
-            rv[r] = V::load(rs[r].add(i));
-        }
-        for q in 0..Q {
-            let qv = V::load(qs[q].add(i));
+            let mut rv = [V::zero(); R];
             for r in 0..R {
-                acc[q][r] = step::<V, L2>(qv, rv[r], acc[q][r]);
+                rv[r] = V::load(rs[r].add(i));
             }
+            for q in 0..Q {
+                let qv = V::load(qs[q].add(i));
+                for r in 0..R {
+                    acc[q][r] = step::<V, L2>(qv, rv[r], acc[q][r]);
+                }
+            }
+            i += V::WIDTH;
         }
-        i += V::WIDTH;
-    }
-    if full < d {
-        let n = d - full;
-        let mut rv = [V::zero(); R];
-        for r in 0..R {
-            rv[r] = V::load_partial(rs[r].add(full), n);
-        }
-        for q in 0..Q {
-            let qv = V::load_partial(qs[q].add(full), n);
+        if full < d {
+            let n = d - full;
+            let mut rv = [V::zero(); R];
             for r in 0..R {
-                acc[q][r] = step::<V, L2>(qv, rv[r], acc[q][r]);
+                rv[r] = V::load_partial(rs[r].add(full), n);
+            }
+            for q in 0..Q {
+                let qv = V::load_partial(qs[q].add(full), n);
+                for r in 0..R {
+                    acc[q][r] = step::<V, L2>(qv, rv[r], acc[q][r]);
+                }
             }
         }
-    }
-    let mut out = [[0.0f32; R]; Q];
-    for q in 0..Q {
-        for r in 0..R {
-            out[q][r] = acc[q][r].sum();
+        let mut out = [[0.0f32; R]; Q];
+        for q in 0..Q {
+            for r in 0..R {
+                out[q][r] = acc[q][r].sum();
+            }
         }
+        out
     }
-    out
 }
 
 #[inline(always)]
@@ -142,18 +196,24 @@ pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(
     for (g, (rp, o)) in (&mut chunks).zip(&mut outs).enumerate() {
         let v = if whole_group {
             let next = if g + 1 < groups { &rows[(g + 1) * R..(g + 2) * R] } else { rp };
-            micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), array::<R>(next))
+            // SAFETY: `q` and the rows are valid for `d` floats and the CPU supports `V` (the
+            // caller's contract, # Safety above); `next` is only prefetched.
+            unsafe { micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), array::<R>(next)) }
         } else {
             let mut next = [core::ptr::null::<f32>(); R];
             for (n, &p) in next.iter_mut().zip(rp) {
                 *n = p.wrapping_add(ahead / R);
             }
-            micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), &next)
+            // SAFETY: as above; these `next` addresses may lie past the rows, but they are only
+            // prefetched, which never faults.
+            unsafe { micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), &next) }
         };
         o.copy_from_slice(&v[0]);
     }
     for (&rp, o) in chunks.remainder().iter().zip(outs.into_remainder()) {
-        *o = micro::<V, L2, 1, 1>(d, &qs, &[rp])[0][0];
+        // SAFETY: `q` and the row are valid for `d` floats and the CPU supports `V` (# Safety
+        // above).
+        *o = unsafe { micro::<V, L2, 1, 1>(d, &qs, &[rp]) }[0][0];
     }
 }
 
@@ -182,27 +242,34 @@ pub(crate) unsafe fn tile<V: Lanes, const L2: bool, const Q: usize, const R: usi
             let qn = (queries.len() - q0).min(Q);
             let qp = &queries[q0..q0 + qn];
             if qn == Q && rn == R {
-                let v = micro::<V, L2, Q, R>(d, array::<Q>(qp), array::<R>(rp));
+                // SAFETY: every query and row pointer is valid for `d` floats and the CPU
+                // supports `V` (the caller's contract, # Safety above); `out` is indexed with
+                // bounds checks.
+                let v = unsafe { micro::<V, L2, Q, R>(d, array::<Q>(qp), array::<R>(rp)) };
                 for (q, row) in v.iter().enumerate() {
                     out[(q0 + q) * stride + r0..][..R].copy_from_slice(row);
                 }
             } else if rn == R {
                 // Fewer than Q queries left: one query at a time over the R rows.
                 for (q, &one) in qp.iter().enumerate() {
-                    let v = micro::<V, L2, 1, R>(d, &[one], array::<R>(rp));
+                    // SAFETY: as above.
+                    let v = unsafe { micro::<V, L2, 1, R>(d, &[one], array::<R>(rp)) };
                     out[(q0 + q) * stride + r0..][..R].copy_from_slice(&v[0]);
                 }
             } else {
                 // Fewer than R rows left: Q queries against one row at a time.
                 for (r, &row) in rp.iter().enumerate() {
                     if qn == Q {
-                        let v = micro::<V, L2, Q, 1>(d, array::<Q>(qp), &[row]);
+                        // SAFETY: as above.
+                        let v = unsafe { micro::<V, L2, Q, 1>(d, array::<Q>(qp), &[row]) };
                         for q in 0..Q {
                             out[(q0 + q) * stride + r0 + r] = v[q][0];
                         }
                     } else {
                         for (q, &one) in qp.iter().enumerate() {
-                            out[(q0 + q) * stride + r0 + r] = micro::<V, L2, 1, 1>(d, &[one], &[row])[0][0];
+                            // SAFETY: as above.
+                            let v = unsafe { micro::<V, L2, 1, 1>(d, &[one], &[row]) };
+                            out[(q0 + q) * stride + r0 + r] = v[0][0];
                         }
                     }
                 }

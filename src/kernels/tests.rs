@@ -620,12 +620,15 @@ fn the_fast_tier_decides_nearly_always() {
         let d = [3, 64, 384][i % 3];
         let q = rng.vec(d);
         let r = rng.vec(d);
-        fallbacks[0] +=
-            unsafe { exact::dot_bracket::<exact::Pair>(&q, &r) }.round_for_tests().is_none() as usize;
-        fallbacks[1] +=
-            unsafe { exact::l2sq_bracket::<exact::Pair, true>(&q, &r) }.sqrt_for_tests().is_none() as usize;
-        fallbacks[2] +=
-            unsafe { exact::l2sq_bracket::<exact::Pair, false>(&q, &q) }.sqrt_for_tests().is_none() as usize;
+        // SAFETY: the portable lanes (`Pair`) run on any CPU.
+        let dot = unsafe { exact::dot_bracket::<exact::Pair>(&q, &r) };
+        // SAFETY: as above.
+        let l2sq = unsafe { exact::l2sq_bracket::<exact::Pair, true>(&q, &r) };
+        // SAFETY: as above.
+        let norm_sq = unsafe { exact::l2sq_bracket::<exact::Pair, false>(&q, &q) };
+        fallbacks[0] += dot.round_for_tests().is_none() as usize;
+        fallbacks[1] += l2sq.sqrt_for_tests().is_none() as usize;
+        fallbacks[2] += norm_sq.sqrt_for_tests().is_none() as usize;
     }
     assert!(fallbacks.iter().all(|&f| f <= n / 100), "{fallbacks:?} exact fallbacks in {n}");
 }

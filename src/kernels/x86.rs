@@ -1,11 +1,18 @@
 //! x86-64 kernels: AVX2 + FMA (8 lanes) and AVX-512F (16 lanes), both the shared algorithm of
 //! `simd.rs`. Callers reach them only through [`super::Kernel`], which checks the CPU first.
+//!
+//! The register types' methods are the intrinsics of their instruction set: their `# Safety`
+//! contracts (on [`Lanes`] and [`F64s`]) require a CPU with AVX2 and FMA for [`Avx2`] and
+//! [`Avx2F64`], and with AVX-512F, AVX-512DQ, AVX2 and FMA for [`Avx512`] and [`Avx512F64`]:
+//! exactly what the `#[target_feature]` entry points below enable, and what
+//! [`super::Kernel::is_supported`] checks before any of them runs.
 
 use core::arch::x86_64::*;
 
 use super::exact::{self, F64s};
 use super::simd::{self, Lanes};
 
+/// Eight f32 lanes; its methods need AVX2 and FMA.
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2(__m256);
 
@@ -13,41 +20,58 @@ impl Lanes for Avx2 {
     const WIDTH: usize = 8;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        Avx2(_mm256_setzero_ps())
+        // SAFETY: the caller guarantees AVX2 (# Safety of `Lanes::zero`).
+        unsafe { Avx2(_mm256_setzero_ps()) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        Avx2(_mm256_loadu_ps(p))
+        // SAFETY: the caller guarantees `p` is valid for 8 floats and AVX2 (# Safety of
+        // `Lanes::load`); the load is unaligned.
+        unsafe { Avx2(_mm256_loadu_ps(p)) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
-        // A sliding window over 8 ones then 8 zeros gives the first n lanes set. Masked-off
-        // lanes are not read, so a row that ends at the end of an allocation is safe.
-        static MASK: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
-        let m = _mm256_loadu_si256(MASK.as_ptr().add(8 - n) as *const __m256i);
-        Avx2(_mm256_maskload_ps(p, m))
+        // SAFETY: the caller guarantees `n < 8`, `p` valid for `n` floats and AVX2 (# Safety
+        // of `Lanes::load_partial`). The mask is read at `8 - n` in 1..=8, so its 8 i32 lie
+        // inside MASK's 16; masked-off lanes are not read (no fault past `p + n`).
+        unsafe {
+            // A sliding window over 8 ones then 8 zeros gives the first n lanes set. Masked-off
+            // lanes are not read, so a row that ends at the end of an allocation is safe.
+            static MASK: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+            let m = _mm256_loadu_si256(MASK.as_ptr().add(8 - n) as *const __m256i);
+            Avx2(_mm256_maskload_ps(p, m))
+        }
     }
     #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
-        Avx2(_mm256_fmadd_ps(a.0, b.0, acc.0))
+        // SAFETY: the caller guarantees AVX2 and FMA (# Safety of `Lanes::mul_add`).
+        unsafe { Avx2(_mm256_fmadd_ps(a.0, b.0, acc.0)) }
     }
     #[inline(always)]
     unsafe fn sub(a: Self, b: Self) -> Self {
-        Avx2(_mm256_sub_ps(a.0, b.0))
+        // SAFETY: the caller guarantees AVX2 (# Safety of `Lanes::sub`).
+        unsafe { Avx2(_mm256_sub_ps(a.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn sum(self) -> f32 {
-        let s = _mm_add_ps(_mm256_castps256_ps128(self.0), _mm256_extractf128_ps(self.0, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        _mm_cvtss_f32(s)
+        // SAFETY: the caller guarantees AVX2, which implies the SSE3 of the 128-bit steps
+        // (# Safety of `Lanes::sum`).
+        unsafe {
+            let s = _mm_add_ps(_mm256_castps256_ps128(self.0), _mm256_extractf128_ps(self.0, 1));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+            _mm_cvtss_f32(s)
+        }
     }
     #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
-        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+        // SAFETY: a prefetch never faults, whatever the address (# Safety of
+        // `Lanes::prefetch`), and SSE is part of x86-64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
     }
 }
 
+/// Sixteen f32 lanes; its methods need AVX-512F, AVX-512DQ, AVX2 and FMA.
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512(__m512);
 
@@ -55,33 +79,47 @@ impl Lanes for Avx512 {
     const WIDTH: usize = 16;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        Avx512(_mm512_setzero_ps())
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `Lanes::zero`).
+        unsafe { Avx512(_mm512_setzero_ps()) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        Avx512(_mm512_loadu_ps(p))
+        // SAFETY: the caller guarantees `p` is valid for 16 floats and AVX-512F (# Safety of
+        // `Lanes::load`); the load is unaligned.
+        unsafe { Avx512(_mm512_loadu_ps(p)) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
-        Avx512(_mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p))
+        // SAFETY: the caller guarantees `n < 16`, `p` valid for `n` floats and AVX-512F
+        // (# Safety of `Lanes::load_partial`); the mask has the low n bits set and masked-off
+        // lanes are not read.
+        unsafe { Avx512(_mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p)) }
     }
     #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
-        Avx512(_mm512_fmadd_ps(a.0, b.0, acc.0))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `Lanes::mul_add`).
+        unsafe { Avx512(_mm512_fmadd_ps(a.0, b.0, acc.0)) }
     }
     #[inline(always)]
     unsafe fn sub(a: Self, b: Self) -> Self {
-        Avx512(_mm512_sub_ps(a.0, b.0))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `Lanes::sub`).
+        unsafe { Avx512(_mm512_sub_ps(a.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn sum(self) -> f32 {
-        // Fixed order: halves, then quarters, then within 128 bits as in AVX2.
-        let h = _mm256_add_ps(_mm512_castps512_ps256(self.0), _mm512_extractf32x8_ps(self.0, 1));
-        Avx2(h).sum()
+        // SAFETY: the caller guarantees AVX-512F, AVX-512DQ (the 256-bit extract) and AVX2
+        // (`Avx2::sum`) (# Safety of `Lanes::sum`).
+        unsafe {
+            // Fixed order: halves, then quarters, then within 128 bits as in AVX2.
+            let h = _mm256_add_ps(_mm512_castps512_ps256(self.0), _mm512_extractf32x8_ps(self.0, 1));
+            Avx2(h).sum()
+        }
     }
     #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
-        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+        // SAFETY: a prefetch never faults, whatever the address (# Safety of
+        // `Lanes::prefetch`), and SSE is part of x86-64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
     }
 }
 
@@ -94,7 +132,9 @@ pub(crate) unsafe fn avx2_rows<const L2: bool>(
     rows: &[*const f32],
     out: &mut [f32],
 ) {
-    simd::rows::<Avx2, L2>(d, q, rows, out)
+    // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
+    // enables AVX2 and FMA, all that `Avx2` needs.
+    unsafe { simd::rows::<Avx2, L2>(d, q, rows, out) }
 }
 
 /// # Safety
@@ -108,11 +148,13 @@ pub(crate) unsafe fn avx2_tile<const L2: bool>(
     stride: usize,
 ) {
     // 3 x 3 = 9 accumulators + 3 row registers + 1 query register of the 16 ymm registers.
-    simd::tile::<Avx2, L2, 3, 3>(d, qs, rows, out, stride)
+    // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
+    // function enables AVX2 and FMA, all that `Avx2` needs.
+    unsafe { simd::tile::<Avx2, L2, 3, 3>(d, qs, rows, out, stride) }
 }
 
 /// # Safety
-/// The CPU has AVX-512F and AVX-512DQ; pointers as in [`simd::rows`].
+/// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA; pointers as in [`simd::rows`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
 pub(crate) unsafe fn avx512_rows<const L2: bool>(
     d: usize,
@@ -120,11 +162,13 @@ pub(crate) unsafe fn avx512_rows<const L2: bool>(
     rows: &[*const f32],
     out: &mut [f32],
 ) {
-    simd::rows::<Avx512, L2>(d, q, rows, out)
+    // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
+    // enables AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
+    unsafe { simd::rows::<Avx512, L2>(d, q, rows, out) }
 }
 
 /// # Safety
-/// The CPU has AVX-512F and AVX-512DQ; pointers as in [`simd::tile`].
+/// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA; pointers as in [`simd::tile`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
 pub(crate) unsafe fn avx512_tile<const L2: bool>(
     d: usize,
@@ -134,10 +178,13 @@ pub(crate) unsafe fn avx512_tile<const L2: bool>(
     stride: usize,
 ) {
     // 4 x 4 = 16 accumulators + 4 row registers: larger tiles spill accumulators.
-    simd::tile::<Avx512, L2, 4, 4>(d, qs, rows, out, stride)
+    // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
+    // function enables AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
+    unsafe { simd::tile::<Avx512, L2, 4, 4>(d, qs, rows, out, stride) }
 }
 
-/// Four f64 lanes (AVX2 + FMA) for the correctly rounded values of `exact.rs`.
+/// Four f64 lanes (AVX2 + FMA) for the correctly rounded values of `exact.rs`; its methods
+/// need AVX2 and FMA.
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2F64(__m256d);
 
@@ -146,50 +193,66 @@ impl F64s for Avx2F64 {
     const FMA: bool = true;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        Avx2F64(_mm256_setzero_pd())
+        // SAFETY: the caller guarantees AVX2 (# Safety of `F64s`).
+        unsafe { Avx2F64(_mm256_setzero_pd()) }
     }
     #[inline(always)]
     unsafe fn splat(x: f64) -> Self {
-        Avx2F64(_mm256_set1_pd(x))
+        // SAFETY: the caller guarantees AVX2 (# Safety of `F64s`).
+        unsafe { Avx2F64(_mm256_set1_pd(x)) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        Avx2F64(_mm256_cvtps_pd(_mm_loadu_ps(p)))
+        // SAFETY: the caller guarantees `p` is valid for 4 floats and AVX2 (# Safety of
+        // `F64s::load`); the load is unaligned.
+        unsafe { Avx2F64(_mm256_cvtps_pd(_mm_loadu_ps(p))) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
-        // As in `Avx2::load_partial`: masked-off lanes are not read.
-        static MASK: [i32; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
-        let m = _mm_loadu_si128(MASK.as_ptr().add(4 - n) as *const __m128i);
-        Avx2F64(_mm256_cvtps_pd(_mm_maskload_ps(p, m)))
+        // SAFETY: the caller guarantees `n < 4`, `p` valid for `n` floats and AVX2 (# Safety
+        // of `F64s::load_partial`). The mask is read at `4 - n` in 1..=4, so its 4 i32 lie
+        // inside MASK's 8; masked-off lanes are not read.
+        unsafe {
+            // As in `Avx2::load_partial`: masked-off lanes are not read.
+            static MASK: [i32; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
+            let m = _mm_loadu_si128(MASK.as_ptr().add(4 - n) as *const __m128i);
+            Avx2F64(_mm256_cvtps_pd(_mm_maskload_ps(p, m)))
+        }
     }
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
-        Avx2F64(_mm256_add_pd(self.0, b.0))
+        // SAFETY: the caller guarantees AVX2 (# Safety of `F64s`).
+        unsafe { Avx2F64(_mm256_add_pd(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn sub(self, b: Self) -> Self {
-        Avx2F64(_mm256_sub_pd(self.0, b.0))
+        // SAFETY: the caller guarantees AVX2 (# Safety of `F64s`).
+        unsafe { Avx2F64(_mm256_sub_pd(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn mul(self, b: Self) -> Self {
-        Avx2F64(_mm256_mul_pd(self.0, b.0))
+        // SAFETY: the caller guarantees AVX2 (# Safety of `F64s`).
+        unsafe { Avx2F64(_mm256_mul_pd(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-        Avx2F64(_mm256_fmadd_pd(self.0, b.0, c.0))
+        // SAFETY: the caller guarantees AVX2 and FMA (# Safety of `F64s`).
+        unsafe { Avx2F64(_mm256_fmadd_pd(self.0, b.0, c.0)) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {
-        Avx2F64(_mm256_andnot_pd(_mm256_set1_pd(-0.0), self.0))
+        // SAFETY: the caller guarantees AVX2 (# Safety of `F64s`).
+        unsafe { Avx2F64(_mm256_andnot_pd(_mm256_set1_pd(-0.0), self.0)) }
     }
     #[inline(always)]
     unsafe fn store(self, out: *mut f64) {
-        _mm256_storeu_pd(out, self.0)
+        // SAFETY: the caller guarantees `out` is valid for writing 4 f64 and AVX2 (# Safety of
+        // `F64s::store`); the store is unaligned.
+        unsafe { _mm256_storeu_pd(out, self.0) }
     }
 }
 
-/// Eight f64 lanes (AVX-512F).
+/// Eight f64 lanes (AVX-512F); its methods need AVX-512F, AVX-512DQ, AVX2 and FMA.
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512F64(__m512d);
 
@@ -198,45 +261,61 @@ impl F64s for Avx512F64 {
     const FMA: bool = true;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        Avx512F64(_mm512_setzero_pd())
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `F64s`).
+        unsafe { Avx512F64(_mm512_setzero_pd()) }
     }
     #[inline(always)]
     unsafe fn splat(x: f64) -> Self {
-        Avx512F64(_mm512_set1_pd(x))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `F64s`).
+        unsafe { Avx512F64(_mm512_set1_pd(x)) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        Avx512F64(_mm512_cvtps_pd(_mm256_loadu_ps(p)))
+        // SAFETY: the caller guarantees `p` is valid for 8 floats and AVX-512F (# Safety of
+        // `F64s::load`); the load is unaligned.
+        unsafe { Avx512F64(_mm512_cvtps_pd(_mm256_loadu_ps(p))) }
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
-        // A 16-lane masked load (AVX-512F; masked-off lanes are not read), low half widened.
-        let v = _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p);
-        Avx512F64(_mm512_cvtps_pd(_mm512_castps512_ps256(v)))
+        // SAFETY: the caller guarantees `n < 8`, `p` valid for `n` floats and AVX-512F
+        // (# Safety of `F64s::load_partial`); the mask has the low n bits set and masked-off
+        // lanes are not read.
+        unsafe {
+            // A 16-lane masked load (AVX-512F; masked-off lanes are not read), low half widened.
+            let v = _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p);
+            Avx512F64(_mm512_cvtps_pd(_mm512_castps512_ps256(v)))
+        }
     }
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
-        Avx512F64(_mm512_add_pd(self.0, b.0))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `F64s`).
+        unsafe { Avx512F64(_mm512_add_pd(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn sub(self, b: Self) -> Self {
-        Avx512F64(_mm512_sub_pd(self.0, b.0))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `F64s`).
+        unsafe { Avx512F64(_mm512_sub_pd(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn mul(self, b: Self) -> Self {
-        Avx512F64(_mm512_mul_pd(self.0, b.0))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `F64s`).
+        unsafe { Avx512F64(_mm512_mul_pd(self.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-        Avx512F64(_mm512_fmadd_pd(self.0, b.0, c.0))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `F64s`).
+        unsafe { Avx512F64(_mm512_fmadd_pd(self.0, b.0, c.0)) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {
-        Avx512F64(_mm512_abs_pd(self.0))
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `F64s`).
+        unsafe { Avx512F64(_mm512_abs_pd(self.0)) }
     }
     #[inline(always)]
     unsafe fn store(self, out: *mut f64) {
-        _mm512_storeu_pd(out, self.0)
+        // SAFETY: the caller guarantees `out` is valid for writing 8 f64 and AVX-512F
+        // (# Safety of `F64s::store`); the store is unaligned.
+        unsafe { _mm512_storeu_pd(out, self.0) }
     }
 }
 
@@ -244,42 +323,54 @@ impl F64s for Avx512F64 {
 /// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_dots_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
-    exact::dots::<Avx2F64>(q, rows, out)
+    // SAFETY: `exact::dots` asks only that the CPU supports `Avx2F64`: AVX2 and FMA,
+    // enabled here and guaranteed by the caller (# Safety above).
+    unsafe { exact::dots::<Avx2F64>(q, rows, out) }
 }
 
 /// # Safety
-/// The CPU has AVX-512F and AVX-512DQ.
+/// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA.
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
 pub(crate) unsafe fn avx512_dots_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
-    exact::dots::<Avx512F64>(q, rows, out)
+    // SAFETY: `exact::dots` asks only that the CPU supports `Avx512F64`: AVX-512F,
+    // AVX-512DQ, AVX2 and FMA, enabled here and guaranteed by the caller (# Safety above).
+    unsafe { exact::dots::<Avx512F64>(q, rows, out) }
 }
 
 /// # Safety
 /// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_distances_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
-    exact::distances::<Avx2F64>(q, rows, out)
+    // SAFETY: `exact::distances` asks only that the CPU supports `Avx2F64`: AVX2 and FMA,
+    // enabled here and guaranteed by the caller (# Safety above).
+    unsafe { exact::distances::<Avx2F64>(q, rows, out) }
 }
 
 /// # Safety
-/// The CPU has AVX-512F and AVX-512DQ.
+/// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA.
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
 pub(crate) unsafe fn avx512_distances_exact(q: &[f32], rows: &[&[f32]], out: &mut [f64]) {
-    exact::distances::<Avx512F64>(q, rows, out)
+    // SAFETY: `exact::distances` asks only that the CPU supports `Avx512F64`: AVX-512F,
+    // AVX-512DQ, AVX2 and FMA, enabled here and guaranteed by the caller (# Safety above).
+    unsafe { exact::distances::<Avx512F64>(q, rows, out) }
 }
 
 /// # Safety
 /// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
-    exact::cosines::<Avx2F64>(q, rows, norms, out)
+    // SAFETY: `exact::cosines` asks only that the CPU supports `Avx2F64`: AVX2 and FMA,
+    // enabled here and guaranteed by the caller (# Safety above).
+    unsafe { exact::cosines::<Avx2F64>(q, rows, norms, out) }
 }
 
 /// # Safety
-/// The CPU has AVX-512F and AVX-512DQ.
+/// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA.
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
 pub(crate) unsafe fn avx512_cosines_exact(q: &[f32], rows: &[&[f32]], norms: &[f64], out: &mut [f32]) {
-    exact::cosines::<Avx512F64>(q, rows, norms, out)
+    // SAFETY: `exact::cosines` asks only that the CPU supports `Avx512F64`: AVX-512F,
+    // AVX-512DQ, AVX2 and FMA, enabled here and guaranteed by the caller (# Safety above).
+    unsafe { exact::cosines::<Avx512F64>(q, rows, norms, out) }
 }
 
 /// # Safety
