@@ -295,9 +295,10 @@ unsafe fn square_err_v<V: F64s>(a: V, p: V) -> V {
     }
 }
 
-/// Independent register chains per call: two, so each chain's latency hides behind the other.
+/// Independent register chains per call. The loops work for any count; `MAX_LANES` has room
+/// for two chains of the widest register.
 const CHAINS: usize = 1;
-/// Room for the lanes of every chain of the widest register (2 x 8).
+/// Room for the lanes of up to two chains of the widest register (2 x 8 f64 lanes).
 const MAX_LANES: usize = 16;
 
 /// A fast-tier accumulator: `CHAINS` register chains, fed one register of each input at a

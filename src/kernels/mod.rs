@@ -9,10 +9,11 @@
 //!
 //! Within one implementation a (query, row) pair always gets the same value bit for bit,
 //! wherever the row sits in a block and whether it came from a single or a batch search.
-//! Implementations differ from each other only by float rounding, except the exact values of
-//! raw stores ([`Kernel::dots_exact`], [`Kernel::distances_exact`], [`Kernel::cosines_exact`],
-//! [`norm_exact`]) and the f64 row helpers ([`Kernel::norm_sq_f64`], [`Kernel::scale_f64`]): those
-//! give the same bits on every implementation; the exact ones are correctly rounded, so every implementation gives the same bits.
+//! Implementations differ from each other only by float rounding, except where every one gives
+//! the same bits: the exact values of raw stores ([`Kernel::dots_exact`],
+//! [`Kernel::distances_exact`], [`Kernel::cosines_exact`], [`norm_exact`]), which are correctly
+//! rounded, and the f64 row helpers ([`Kernel::norm_sq_f64`], [`Kernel::scale_f64`]), whose
+//! operation order is fixed by one portable source.
 
 use std::sync::OnceLock;
 
