@@ -103,28 +103,22 @@ nvsgo_result nvsgo_reload(nvs_store *store, uint32_t flags) {
 }
 
 nvsgo_result nvsgo_file_path(const nvs_store *store) {
-    /* Ask for the length, then copy; loop because a concurrent Save As may rebind the store
-     * to a longer path between the two calls. */
-    for (;;) {
-        size_t need = 0;
-        nvs_status st = nvs_store_file_path(store, NULL, 0, &need);
-        if (st != NVS_STATUS_OK && st != NVS_STATUS_BUFFER_TOO_SMALL) return finish(st);
-        char *buf = malloc(need + 1);
-        if (buf == NULL) {
-            nvsgo_result r = finish(NVS_STATUS_OUT_OF_MEMORY);
-            free(r.message);
-            r.message = copy_string("cannot allocate a buffer for the bound path");
-            return r;
-        }
-        size_t got = 0;
-        st = nvs_store_file_path(store, buf, need + 1, &got);
-        if (st == NVS_STATUS_OK) {
-            nvsgo_result r = finish(st);
-            r.text = buf;
-            r.count = got;
-            return r;
-        }
-        free(buf);
-        if (st != NVS_STATUS_BUFFER_TOO_SMALL) return finish(st);
+    /* NVS_PATH_CAPACITY holds any bound path with its NUL: one call. */
+    char *buf = malloc(NVS_PATH_CAPACITY);
+    if (buf == NULL) {
+        nvsgo_result r = finish(NVS_STATUS_OUT_OF_MEMORY);
+        free(r.message);
+        r.message = copy_string("cannot allocate a buffer for the bound path");
+        return r;
     }
+    size_t len = 0;
+    nvs_status st = nvs_store_file_path(store, buf, NVS_PATH_CAPACITY, &len);
+    if (st != NVS_STATUS_OK) {
+        free(buf);
+        return finish(st);
+    }
+    nvsgo_result r = finish(st);
+    r.text = buf;
+    r.count = len;
+    return r;
 }

@@ -159,6 +159,41 @@ fn check_span<T>(ptr: *const T, len: usize, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Borrow an optional output buffer: NULL means the caller does not want that output.
+///
+/// # Safety
+/// As [`slice_mut`] when non-NULL.
+pub(crate) unsafe fn optional_slice_mut<'a, T>(
+    ptr: *mut T,
+    len: usize,
+    name: &str,
+) -> Result<Option<&'a mut [T]>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL; the rest is the caller's contract, forwarded.
+    Ok(Some(unsafe { slice_mut(ptr, len, name) }?))
+}
+
+/// Check up front, before any work, that an out-pointer the call must write is not NULL.
+pub(crate) fn required<T>(out: *mut T, name: &str) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(null(name));
+    }
+    Ok(())
+}
+
+/// Write `value` through an optional out-pointer (NULL: the caller does not want it).
+///
+/// # Safety
+/// When non-NULL, `out` must be valid for writes.
+pub(crate) unsafe fn write_optional<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL; validity is the caller's contract.
+        unsafe { out.write(value) };
+    }
+}
+
 /// Write `value` through an out-pointer that must not be NULL.
 ///
 /// # Safety

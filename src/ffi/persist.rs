@@ -2,8 +2,8 @@
 
 use std::ffi::c_char;
 
-use super::store::{nvs_store, store_ref};
-use super::{boundary, c_path, nvs_status, slice, slice_mut, write_out};
+use super::store::{from_handle, into_handle, nvs_store};
+use super::{boundary, c_path, nvs_status, required, slice, slice_mut};
 use crate::error::{Error, ErrorKind};
 use crate::npz::{ReadOptions, WriteOptions};
 use crate::store::VectorStore;
@@ -18,6 +18,11 @@ pub const NVS_SAVE_UNCOMPRESSED: u32 = 1;
 /// Save flag: write metadata as a pickled object array of Python ints, the layout that
 /// numpy-vector-store 0.7.0's `VectorStore.open` reads (numpy.load then needs allow_pickle).
 pub const NVS_SAVE_PICKLED_METADATA: u32 = 2;
+
+/// Bytes that hold any path a store can be bound to, with its NUL: open and save refuse a path
+/// longer than `NVS_PATH_CAPACITY - 1` bytes once resolved (`INVALID_ARGUMENT`).
+pub const NVS_PATH_CAPACITY: usize = 4096;
+const _: () = assert!(NVS_PATH_CAPACITY == crate::npz::MAX_PATH_BYTES + 1);
 
 fn read_options(flags: u32) -> Result<ReadOptions, Error> {
     if flags & !NVS_OPEN_ROW_INDEX_METADATA != 0 {
@@ -34,12 +39,6 @@ fn write_options(flags: u32) -> Result<WriteOptions, Error> {
         uncompressed: flags & NVS_SAVE_UNCOMPRESSED != 0,
         pickled_metadata: flags & NVS_SAVE_PICKLED_METADATA != 0,
     })
-}
-
-fn hand_out(store: VectorStore, out: *mut *mut nvs_store) -> Result<(), Error> {
-    let handle = Box::into_raw(Box::new(nvs_store { inner: store }));
-    // SAFETY: `out` was checked non-NULL by the caller of this helper.
-    unsafe { write_out(out, handle, "out") }
 }
 
 /// Open a format-version-1 `.npz` archive into a new store with the archive's dimensions and
@@ -65,13 +64,12 @@ pub unsafe extern "C" fn nvs_store_open_with_flags(
     out: *mut *mut nvs_store,
 ) -> nvs_status {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "out must not be NULL"));
-        }
+        required(out, "out")?;
         // SAFETY: NUL-terminated path by contract; NULL checked.
         let path = unsafe { c_path(path, "path") }?;
         let store = VectorStore::open(path, read_options(flags)?)?;
-        hand_out(store, out)
+        // SAFETY: `out` is writable by contract.
+        unsafe { into_handle(store, out) }
     })
 }
 
@@ -85,13 +83,12 @@ pub unsafe extern "C" fn nvs_store_open_bytes(
     out: *mut *mut nvs_store,
 ) -> nvs_status {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "out must not be NULL"));
-        }
+        required(out, "out")?;
         // SAFETY: `len` readable bytes by contract; NULL checked.
         let bytes = unsafe { slice(bytes, len, "bytes") }?;
         let store = VectorStore::open_bytes(bytes, read_options(flags)?)?;
-        hand_out(store, out)
+        // SAFETY: `out` is writable by contract.
+        unsafe { into_handle(store, out) }
     })
 }
 
@@ -118,7 +115,7 @@ pub unsafe extern "C" fn nvs_store_save_with_flags(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: NULL or a live handle.
-        let store = unsafe { store_ref(store) }?;
+        let store = unsafe { from_handle(store) }?;
         let options = write_options(flags)?;
         let path = if path.is_null() {
             None
@@ -145,15 +142,16 @@ pub unsafe extern "C" fn nvs_store_reload(store: *mut nvs_store) -> nvs_status {
 pub unsafe extern "C" fn nvs_store_reload_with_flags(store: *mut nvs_store, flags: u32) -> nvs_status {
     boundary(|| {
         // SAFETY: NULL or a live handle.
-        let store = unsafe { store_ref(store) }?;
+        let store = unsafe { from_handle(store) }?;
         store.reload(read_options(flags)?)
     })
 }
 
 /// Copy the bound absolute path, NUL-terminated, into `buf` (`capacity` bytes) and its length
-/// without the NUL into `*len`. `NO_BOUND_PATH` when the store has none; `BUFFER_TOO_SMALL`
-/// (with `*len` set to the length needed, excluding the NUL) when it does not fit. `buf` may be
-/// NULL with a capacity of 0 to ask for the length.
+/// without the NUL into `*len`. A buffer of `NVS_PATH_CAPACITY` bytes always suffices: one call,
+/// even while other threads save the store elsewhere. `NO_BOUND_PATH` when the store has none;
+/// `BUFFER_TOO_SMALL` (with `*len` set to the length needed, excluding the NUL) when it does
+/// not fit. `buf` may be NULL with a capacity of 0 to ask for the length.
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_file_path(
     store: *const nvs_store,
@@ -163,10 +161,8 @@ pub unsafe extern "C" fn nvs_store_file_path(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: NULL or a live handle.
-        let store = unsafe { store_ref(store) }?;
-        if len.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "len must not be NULL"));
-        }
+        let store = unsafe { from_handle(store) }?;
+        required(len, "len")?;
         let Some(path) = store.file_path() else {
             return Err(Error::new(ErrorKind::NoBoundPath, "the store is not bound to a file path"));
         };

@@ -1,6 +1,9 @@
 //! C entry points for creating, filling, reading and searching a store.
 
-use super::{boundary, boundary_value, nvs_status, slice, slice_mut, write_out};
+use super::{
+    boundary, boundary_value, nvs_status, optional_slice_mut, required, slice, slice_mut, write_optional,
+    write_out,
+};
 use crate::error::{Error, ErrorKind};
 use crate::search::{Hit, Metric, SearchOptions};
 use crate::store::VectorStore;
@@ -82,11 +85,22 @@ pub extern "C" fn nvs_search_options_default() -> nvs_search_options {
     }
 }
 
+/// Hand a new store to C: `*out` owns it until `nvs_store_free`.
+///
+/// # Safety
+/// `out` must be NULL (an error) or valid for writes.
+pub(super) unsafe fn into_handle(store: VectorStore, out: *mut *mut nvs_store) -> Result<(), Error> {
+    required(out, "out")?;
+    let handle = Box::into_raw(Box::new(nvs_store { inner: store }));
+    // SAFETY: non-NULL (checked), writable by contract.
+    unsafe { write_out(out, handle, "out") }
+}
+
 /// Borrow the store behind a handle.
 ///
 /// # Safety
 /// `store` must be NULL or a live handle from this library.
-pub(super) unsafe fn store_ref<'a>(store: *const nvs_store) -> Result<&'a VectorStore, Error> {
+pub(super) unsafe fn from_handle<'a>(store: *const nvs_store) -> Result<&'a VectorStore, Error> {
     // SAFETY: the caller passes NULL or a live handle; NULL is checked by `as_ref`.
     unsafe { store.as_ref() }
         .map(|s| &s.inner)
@@ -161,13 +175,10 @@ pub unsafe extern "C" fn nvs_store_new(
     out: *mut *mut nvs_store,
 ) -> nvs_status {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "out must not be NULL"));
-        }
+        required(out, "out")?;
         let store = VectorStore::new(dimensions, normalize)?;
-        let handle = Box::into_raw(Box::new(nvs_store { inner: store }));
-        // SAFETY: `out` is non-NULL and writable by contract.
-        unsafe { write_out(out, handle, "out") }
+        // SAFETY: `out` is writable by contract.
+        unsafe { into_handle(store, out) }
     })
 }
 
@@ -199,7 +210,7 @@ pub unsafe extern "C" fn nvs_store_add(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: handle and spans are the caller's contract; NULL/alignment are checked.
-        let store = unsafe { store_ref(store) }?;
+        let store = unsafe { from_handle(store) }?;
         check_width(store, vectors_len, "vectors", "rows")?;
         // SAFETY: by contract `vectors` holds `vectors_len` readable floats; `slice` checks the
         // rest.
@@ -226,19 +237,13 @@ pub unsafe extern "C" fn nvs_store_get(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
-        let store = unsafe { store_ref(store) }?;
-        let vector = if vector.is_null() {
-            None
-        } else {
-            // SAFETY: by contract a non-NULL `vector` holds `vector_len` writable floats that
-            // nothing else uses during the call; `slice_mut` checks the rest.
-            Some(unsafe { slice_mut(vector, vector_len, "vector") }?)
-        };
+        let store = unsafe { from_handle(store) }?;
+        // SAFETY: by contract a non-NULL `vector` holds `vector_len` writable floats that
+        // nothing else uses during the call; the helper checks the rest.
+        let vector = unsafe { optional_slice_mut(vector, vector_len, "vector") }?;
         let value = store.get_into(index, vector)?;
-        if !id.is_null() {
-            // SAFETY: non-NULL and writable by contract.
-            unsafe { id.write(value) };
-        }
+        // SAFETY: `id` is NULL or writable by contract.
+        unsafe { write_optional(id, value) };
         Ok(())
     })
 }
@@ -247,21 +252,21 @@ pub unsafe extern "C" fn nvs_store_get(
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_len(store: *const nvs_store) -> usize {
     // SAFETY: NULL or a live handle.
-    boundary_value(0, || unsafe { store_ref(store) }.map_or(0, |s| s.len()))
+    boundary_value(0, || unsafe { from_handle(store) }.map_or(0, |s| s.len()))
 }
 
 /// The store's dimensions (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_dimensions(store: *const nvs_store) -> usize {
     // SAFETY: NULL or a live handle.
-    boundary_value(0, || unsafe { store_ref(store) }.map_or(0, |s| s.dimensions()))
+    boundary_value(0, || unsafe { from_handle(store) }.map_or(0, |s| s.dimensions()))
 }
 
 /// Whether the store normalizes rows and queries (false for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn nvs_store_normalize(store: *const nvs_store) -> bool {
     // SAFETY: NULL or a live handle.
-    boundary_value(false, || unsafe { store_ref(store) }.is_ok_and(|s| s.normalize()))
+    boundary_value(false, || unsafe { from_handle(store) }.is_ok_and(|s| s.normalize()))
 }
 
 /// Remove every row and release its memory. Dimensions, normalize and the bound path stay.
@@ -269,7 +274,7 @@ pub unsafe extern "C" fn nvs_store_normalize(store: *const nvs_store) -> bool {
 pub unsafe extern "C" fn nvs_store_clear(store: *mut nvs_store) -> nvs_status {
     boundary(|| {
         // SAFETY: NULL or a live handle.
-        unsafe { store_ref(store) }?.clear();
+        unsafe { from_handle(store) }?.clear();
         Ok(())
     })
 }
@@ -290,20 +295,12 @@ pub unsafe extern "C" fn nvs_store_read_rows(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
-        let store = unsafe { store_ref(store) }?;
-        let vectors = if vectors.is_null() {
-            None
-        } else {
-            // SAFETY: by contract a non-NULL `vectors` holds `vectors_len` writable floats that
-            // nothing else uses during the call; `slice_mut` checks the rest.
-            Some(unsafe { slice_mut(vectors, vectors_len, "vectors") }?)
-        };
-        let ids = if ids.is_null() {
-            None
-        } else {
-            // SAFETY: as for `vectors`, with `ids_len` ids.
-            Some(unsafe { slice_mut(ids, ids_len, "ids") }?)
-        };
+        let store = unsafe { from_handle(store) }?;
+        // SAFETY: by contract a non-NULL `vectors` holds `vectors_len` writable floats that
+        // nothing else uses during the call; the helper checks the rest.
+        let vectors = unsafe { optional_slice_mut(vectors, vectors_len, "vectors") }?;
+        // SAFETY: as for `vectors`, with `ids_len` ids.
+        let ids = unsafe { optional_slice_mut(ids, ids_len, "ids") }?;
         store.read_rows(start, count, vectors, ids)
     })
 }
@@ -356,10 +353,8 @@ pub unsafe extern "C" fn nvs_store_search(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
-        let store = unsafe { store_ref(store) }?;
-        if hits_len.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "hits_len must not be NULL"));
-        }
+        let store = unsafe { from_handle(store) }?;
+        required(hits_len, "hits_len")?;
         if query_len != store.dimensions() {
             return Err(Error::new(
                 ErrorKind::DimensionMismatch,
@@ -416,7 +411,7 @@ pub unsafe extern "C" fn nvs_store_search_batch(
 ) -> nvs_status {
     boundary(|| {
         // SAFETY: caller contract; NULL/alignment checked.
-        let store = unsafe { store_ref(store) }?;
+        let store = unsafe { from_handle(store) }?;
         check_width(store, queries_len, "queries", "queries")?;
         let metric = metric_from(metric)?;
         // SAFETY: by contract `queries` holds `queries_len` readable floats; `slice` checks the
@@ -424,8 +419,8 @@ pub unsafe extern "C" fn nvs_store_search_batch(
         let queries = unsafe { slice(queries, queries_len, "queries") }?;
         // SAFETY: by contract `options` is NULL or valid as `options_from` requires.
         let options = unsafe { options_from(options) }?;
-        if !queries.is_empty() && hits_lens.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "hits_lens must not be NULL"));
+        if !queries.is_empty() {
+            required(hits_lens, "hits_lens")?;
         }
         // Validate and search first, so a bad query reports its own status, not the buffer's.
         let found = store.search_batch(metric, queries, &options)?;

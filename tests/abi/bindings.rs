@@ -9,6 +9,7 @@ pub const NVS_SEARCH_OPTIONS_MAX_SIZE: u32 = 1024;
 pub const NVS_OPEN_ROW_INDEX_METADATA: u32 = 1;
 pub const NVS_SAVE_UNCOMPRESSED: u32 = 1;
 pub const NVS_SAVE_PICKLED_METADATA: u32 = 2;
+pub const NVS_PATH_CAPACITY: u32 = 4096;
 pub const NVS_METRIC_COSINE: u32 = 0;
 pub const NVS_METRIC_DOT: u32 = 1;
 pub const NVS_METRIC_EUCLIDEAN: u32 = 2;

@@ -39,6 +39,10 @@
 // numpy-vector-store 0.7.0's `VectorStore.open` reads (numpy.load then needs allow_pickle).
 #define NVS_SAVE_PICKLED_METADATA 2
 
+// Bytes that hold any path a store can be bound to, with its NUL: open and save refuse a path
+// longer than `NVS_PATH_CAPACITY - 1` bytes once resolved (`INVALID_ARGUMENT`).
+#define NVS_PATH_CAPACITY 4096
+
 // The result of every fallible call. `NVS_STATUS_OK` is 0; on any other status
 // `nvs_last_error_message()` explains it, and the call changed nothing.
 enum nvs_status
@@ -306,9 +310,10 @@ nvs_status nvs_store_reload(struct nvs_store *store);
 nvs_status nvs_store_reload_with_flags(struct nvs_store *store, uint32_t flags);
 
 // Copy the bound absolute path, NUL-terminated, into `buf` (`capacity` bytes) and its length
-// without the NUL into `*len`. `NO_BOUND_PATH` when the store has none; `BUFFER_TOO_SMALL`
-// (with `*len` set to the length needed, excluding the NUL) when it does not fit. `buf` may be
-// NULL with a capacity of 0 to ask for the length.
+// without the NUL into `*len`. A buffer of `NVS_PATH_CAPACITY` bytes always suffices: one call,
+// even while other threads save the store elsewhere. `NO_BOUND_PATH` when the store has none;
+// `BUFFER_TOO_SMALL` (with `*len` set to the length needed, excluding the NUL) when it does
+// not fit. `buf` may be NULL with a capacity of 0 to ask for the length.
 nvs_status nvs_store_file_path(const struct nvs_store *store,
                                char *buf,
                                size_t capacity,

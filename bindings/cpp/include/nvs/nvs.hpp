@@ -499,26 +499,19 @@ public:
 
     /// The bound absolute path, or nullopt when the store is not bound to one.
     std::optional<std::string> file_path() const {
-        std::string path;
-        for (;;) {
-            std::size_t len = 0;
-            // The buffer includes room for the terminating NUL the library writes.
-            path.resize(path.size() + 1);
-            const nvs_status status = nvs_store_file_path(handle_, path.data(), path.size(), &len);
-            if (status == NVS_STATUS_NO_BOUND_PATH) {
-                detail::check(NVS_STATUS_OK);  // not an error: reset last_error()
-                return std::nullopt;
-            }
-            if (status == NVS_STATUS_BUFFER_TOO_SMALL && len + 1 > path.size()) {
-                path.resize(len);  // +1 on the next turn
-                continue;
-            }
-            if (!detail::check(status)) {
-                return std::nullopt;
-            }
-            path.resize(len);
-            return path;
+        // NVS_PATH_CAPACITY holds any bound path with its NUL: one call.
+        std::string path(NVS_PATH_CAPACITY, '\0');
+        std::size_t len = 0;
+        const nvs_status status = nvs_store_file_path(handle_, path.data(), path.size(), &len);
+        if (status == NVS_STATUS_NO_BOUND_PATH) {
+            detail::check(NVS_STATUS_OK);  // not an error: reset last_error()
+            return std::nullopt;
         }
+        if (!detail::check(status)) {
+            return std::nullopt;
+        }
+        path.resize(len);
+        return path;
     }
 
 private:

@@ -272,33 +272,18 @@ public final class VectorStore: @unchecked Sendable {
     }
 
     /// The absolute path the store is bound to (by `open` or `save(to:)`), or nil when it is not
-    /// bound to one. Any other failure is thrown, not reported as "no path".
-    public func boundFilePath() throws -> String? {
-        var needed = 0
-        var status = nvs_store_file_path(handle, nil, 0, &needed)
-        // The binding may change between the calls (another thread saving elsewhere): loop.
-        while status == NVS_STATUS_BUFFER_TOO_SMALL.rawValue {
-            var buffer = [CChar](repeating: 0, count: needed + 1)
-            status = buffer.withUnsafeMutableBufferPointer { nvs_store_file_path(handle, $0.baseAddress, $0.count, &needed) }
-            if status == NVS_STATUS_OK.rawValue {
-                return String(decoding: buffer[..<needed].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            }
-        }
-        if status == NVS_STATUS_NO_BOUND_PATH.rawValue { return nil }
-        try check(status)
-        // The first call cannot succeed (no room for even the NUL); treat it as the library's bug.
-        throw VectorStoreError(code: .internal, message: "nvs_store_file_path succeeded without a buffer")
-    }
-
-    /// `boundFilePath()` as a property: the bound path, or nil when the store has none. A
-    /// failure that is not "no path" (out of memory, a library bug) stops the program with the
-    /// library's message rather than passing for an unbound store; call `boundFilePath()` to
-    /// handle it.
+    /// bound to one. Any other failure is thrown, never reported as "no path".
     public var filePath: String? {
-        do {
-            return try boundFilePath()
-        } catch {
-            preconditionFailure("VectorStore.filePath: \(error)")
+        get throws {
+            // NVS_PATH_CAPACITY holds any bound path with its NUL: one call.
+            var buffer = [CChar](repeating: 0, count: Int(NVS_PATH_CAPACITY))
+            var length = 0
+            let status = buffer.withUnsafeMutableBufferPointer {
+                nvs_store_file_path(handle, $0.baseAddress, $0.count, &length)
+            }
+            if status == NVS_STATUS_NO_BOUND_PATH.rawValue { return nil }
+            try check(status)
+            return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 

@@ -37,9 +37,9 @@ final class PersistenceTests: XCTestCase {
     func testSaveAndOpenRoundTrip() throws {
         let store = try sampleStore()
         try store.save(to: path("rows.npz"))
-        XCTAssertEqual(store.filePath, path("rows.npz"))
+        XCTAssertEqual(try store.filePath, path("rows.npz"))
         let opened = try VectorStore.open(path: path("rows.npz"))
-        XCTAssertEqual(opened.filePath, path("rows.npz"))
+        XCTAssertEqual(try opened.filePath, path("rows.npz"))
         try assertSameRows(store, opened)
         XCTAssertEqual(try opened.cosineSearch([1, 1, 0]), try store.cosineSearch([1, 1, 0]))
     }
@@ -56,7 +56,7 @@ final class PersistenceTests: XCTestCase {
     func testNpzSuffixIsAdded() throws {
         let store = try sampleStore()
         try store.save(to: path("plain"))
-        XCTAssertEqual(store.filePath, path("plain.npz"))
+        XCTAssertEqual(try store.filePath, path("plain.npz"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("plain.npz")))
         XCTAssertEqual(try VectorStore.open(path: path("plain")).count, 3)
     }
@@ -78,7 +78,7 @@ final class PersistenceTests: XCTestCase {
         try store.save(to: path("bytes.npz"))
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("bytes.npz"))))
         let opened = try VectorStore.open(bytes: bytes)
-        XCTAssertNil(opened.filePath)
+        XCTAssertNil(try opened.filePath)
         try assertSameRows(store, opened)
         assertThrows(.format) { try VectorStore.open(bytes: Array(bytes.prefix(bytes.count / 2))) }
         assertThrows(.format) { try VectorStore.open(bytes: Array("not a zip file".utf8)) }
@@ -98,7 +98,7 @@ final class PersistenceTests: XCTestCase {
         for name in ["packed.npz", "loose.npz", "pickled.npz"] {
             try assertSameRows(store, try VectorStore.open(path: path(name)))
         }
-        XCTAssertEqual(store.filePath, path("pickled.npz"), "the last save binds")
+        XCTAssertEqual(try store.filePath, path("pickled.npz"), "the last save binds")
         try assertSameRows(store, try VectorStore.open(path: path("pickled"), options: [.rowIndexMetadata]))
     }
 
@@ -106,7 +106,7 @@ final class PersistenceTests: XCTestCase {
         let store = try sampleStore()
         assertThrows(.invalidArgument) { try store.save(to: path("x.npz"), options: VectorStore.SaveOptions(rawValue: 0x80)) }
         assertThrows(.invalidArgument) { try VectorStore.open(path: path("x.npz"), options: VectorStore.OpenOptions(rawValue: 0x80)) }
-        XCTAssertNil(store.filePath)
+        XCTAssertNil(try store.filePath)
     }
 
     func testNoBoundPath() throws {
@@ -114,7 +114,7 @@ final class PersistenceTests: XCTestCase {
         assertThrows(.noBoundPath) { try store.save() }
         assertThrows(.noBoundPath) { try store.reload() }
         XCTAssertEqual(store.count, 3)
-        XCTAssertNil(store.filePath)
+        XCTAssertNil(try store.filePath)
     }
 
     func testOpenMissingFile() throws {
@@ -125,7 +125,7 @@ final class PersistenceTests: XCTestCase {
         let store = try sampleStore()
         try store.save(to: path("kept.npz"))
         assertThrows(.io) { try store.save(to: path("no/such/folder/x.npz")) }
-        XCTAssertEqual(store.filePath, path("kept.npz"))
+        XCTAssertEqual(try store.filePath, path("kept.npz"))
     }
 
     func testReloadFailuresChangeNothing() throws {
@@ -145,6 +145,6 @@ final class PersistenceTests: XCTestCase {
         assertThrows(.io) { try store.reload() }
         XCTAssertEqual(store.count, 3)
         XCTAssertEqual(try store.get(1)?.id, UInt64.max)
-        XCTAssertEqual(store.filePath, path("mine.npz"))
+        XCTAssertEqual(try store.filePath, path("mine.npz"))
     }
 }

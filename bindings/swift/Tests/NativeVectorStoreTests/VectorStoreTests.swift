@@ -51,7 +51,7 @@ final class VectorStoreTests: XCTestCase {
         XCTAssertEqual(store.dimensions, 384)
         XCTAssertTrue(store.normalize)
         XCTAssertEqual(store.count, 0)
-        XCTAssertNil(store.filePath)
+        XCTAssertNil(try store.filePath)
         let raw = try VectorStore(dimensions: 2, normalize: false)
         XCTAssertFalse(raw.normalize)
     }
