@@ -24,6 +24,7 @@ pub mod portable;
 mod simd;
 #[cfg(test)]
 mod tests;
+pub(crate) mod tuning;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;

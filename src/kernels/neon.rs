@@ -9,6 +9,7 @@ use core::arch::aarch64::*;
 
 use super::exact::{self, F64s};
 use super::simd::{self, Lanes};
+use super::tuning;
 
 /// Four f32 lanes; its methods need NEON.
 #[derive(Clone, Copy)]
@@ -81,7 +82,9 @@ pub(crate) unsafe fn neon_tile<const L2: bool>(
     // 4 x 4 = 16 accumulators + 4 row registers of the 32 vector registers.
     // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
     // function enables NEON, all that `Neon` needs.
-    unsafe { simd::tile::<Neon, L2, 4, 4>(d, qs, rows, out, stride) }
+    unsafe {
+        simd::tile::<Neon, L2, { tuning::NEON_TILE.0 }, { tuning::NEON_TILE.1 }>(d, qs, rows, out, stride)
+    }
 }
 
 /// Two f64 lanes for the correctly rounded values of `exact.rs`; its methods need NEON.

@@ -11,6 +11,8 @@
 //! it inside their `#[target_feature]` entry points, which is where the intrinsics get their
 //! features.
 
+use super::tuning;
+
 /// One instruction set's vector register of f32 lanes.
 ///
 /// # Safety
@@ -184,15 +186,15 @@ pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(
     rows: &[*const f32],
     out: &mut [f32],
 ) {
-    const R: usize = 8;
+    const R: usize = tuning::SCAN_ROWS;
     let qs = [q];
     let mut chunks = rows.chunks_exact(R);
     let mut outs = out.chunks_exact_mut(R);
     let groups = rows.len() / R;
     // Short rows: fetch the whole next group while this one computes. Long rows (a group
     // larger than L1 can hold twice): run a fixed distance ahead within the same rows instead.
-    let ahead = 8 * 1024 / 4;
-    let whole_group = R * d * 4 <= 16 * 1024;
+    let ahead = tuning::PREFETCH_AHEAD_BYTES / 4;
+    let whole_group = R * d * 4 <= tuning::PREFETCH_WHOLE_GROUP_BYTES;
     for (g, (rp, o)) in (&mut chunks).zip(&mut outs).enumerate() {
         let v = if whole_group {
             let next = if g + 1 < groups { &rows[(g + 1) * R..(g + 2) * R] } else { rp };

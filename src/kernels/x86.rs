@@ -11,6 +11,7 @@ use core::arch::x86_64::*;
 
 use super::exact::{self, F64s};
 use super::simd::{self, Lanes};
+use super::tuning;
 
 /// Eight f32 lanes; its methods need AVX2 and FMA.
 #[derive(Clone, Copy)]
@@ -150,7 +151,9 @@ pub(crate) unsafe fn avx2_tile<const L2: bool>(
     // 3 x 3 = 9 accumulators + 3 row registers + 1 query register of the 16 ymm registers.
     // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
     // function enables AVX2 and FMA, all that `Avx2` needs.
-    unsafe { simd::tile::<Avx2, L2, 3, 3>(d, qs, rows, out, stride) }
+    unsafe {
+        simd::tile::<Avx2, L2, { tuning::AVX2_TILE.0 }, { tuning::AVX2_TILE.1 }>(d, qs, rows, out, stride)
+    }
 }
 
 /// # Safety
@@ -180,7 +183,11 @@ pub(crate) unsafe fn avx512_tile<const L2: bool>(
     // 4 x 4 = 16 accumulators + 4 row registers: larger tiles spill accumulators.
     // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
     // function enables AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
-    unsafe { simd::tile::<Avx512, L2, 4, 4>(d, qs, rows, out, stride) }
+    unsafe {
+        simd::tile::<Avx512, L2, { tuning::AVX512_TILE.0 }, { tuning::AVX512_TILE.1 }>(
+            d, qs, rows, out, stride,
+        )
+    }
 }
 
 /// Four f64 lanes (AVX2 + FMA) for the correctly rounded values of `exact.rs`; its methods

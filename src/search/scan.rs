@@ -5,11 +5,8 @@ use super::request::{Hit, Metric, Plan, Query};
 use super::topk::TopK;
 use crate::kernels::Op;
 
-/// Rows scanned per kernel call: small enough that the value buffer stays in L1.
-pub(super) const BLOCK_ROWS: usize = 256;
-/// Bytes of queries per batch tile pass: small enough that a pass's queries and the few rows
-/// a micro-kernel holds stay in L1 (32-48 KiB), so the FMA units are not starved by L2.
-const QUERY_GROUP_BYTES: usize = 24 << 10;
+pub(super) use crate::kernels::tuning::BLOCK_ROWS;
+use crate::kernels::tuning::{QUERY_GROUP_BYTES, TILE_BYTES};
 
 impl<'a> Plan<'a> {
     /// How many rows the search looks at.
@@ -53,10 +50,10 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Rows per batch tile: about 128 KiB of rows, so a tile read from memory once stays in
-    /// L2 while every query group passes over it; a multiple of the 3- and 6-row micro-kernels.
+    /// Rows per batch tile: about `TILE_BYTES` of rows; a multiple of 12, so of every
+    /// micro-kernel's row count (3 and 4).
     fn tile_rows(&self) -> usize {
-        let rows = (128 << 10) / (self.dimensions * 4).max(1);
+        let rows = TILE_BYTES / (self.dimensions * 4).max(1);
         (rows / 12 * 12).clamp(12, 240)
     }
 

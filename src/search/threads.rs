@@ -7,9 +7,7 @@ use super::request::{Hit, Plan, Query};
 use super::scan::BLOCK_ROWS;
 use super::topk::TopK;
 
-/// Below this many f32 values (rows x dims, 16 MiB: about 10k rows of 384 dimensions) one
-/// thread is faster than spawning workers.
-const PARALLEL_MIN_VALUES: usize = 4 << 20;
+use crate::kernels::tuning::PARALLEL_MIN_VALUES;
 
 fn available_threads() -> usize {
     static N: OnceLock<usize> = OnceLock::new();

@@ -1,0 +1,47 @@
+//! Every parameter whose best value depends on the CPU (cache sizes, registers, the memory
+//! system), in one place, each with the reason for its value and how it was chosen. None of
+//! them changes a result: a (query, row) value is the same bits whatever the grouping, tile or
+//! thread split (`simd.rs`), so these can be tuned per microarchitecture freely.
+//!
+//! Measured on the project's 2-core x86-64 VMs (Intel Xeon with AVX-512; AMD EPYC Zen 3 with
+//! AVX2+FMA, figures from issue 13), with `bench` run side by side against one-line variants.
+
+/// Rows a single-query scan reads side by side (one accumulator chain each). Eight chains hide
+/// the FMA latency (4 cycles, 2 per cycle) and, on Intel, keep enough loads in flight to
+/// stream rows at memory speed.
+pub(crate) const SCAN_ROWS: usize = 8;
+
+/// A group of `SCAN_ROWS` rows no larger than this (bytes; half a 32-48 KiB L1) has the whole
+/// next group prefetched while it is scored: eight short streams are what the hardware
+/// prefetcher picks up late.
+pub(crate) const PREFETCH_WHOLE_GROUP_BYTES: usize = 16 << 10;
+
+/// Longer rows are prefetched this many bytes ahead within the current group (split over its
+/// rows), far enough to cover DRAM latency at the scan's rate, near enough to stay in L1.
+pub(crate) const PREFETCH_AHEAD_BYTES: usize = 8 << 10;
+
+/// Batch micro-kernels: queries x rows per tile step. Each pair holds one accumulator
+/// register and each row and query one more, within the register file: AVX2 has 16 (3 x 3 =
+/// 9 accumulators + 3 rows + 1 query), AVX-512 and NEON 32 (4 x 4 = 16 + 4 + 1).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2_TILE: (usize, usize) = (3, 3);
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_TILE: (usize, usize) = (4, 4);
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_TILE: (usize, usize) = (4, 4);
+
+/// Rows scored per kernel call in a single-query scan: the f32 result buffer (1 KiB) and the
+/// row references stay in L1 between the kernel and the top-k update.
+pub(crate) const BLOCK_ROWS: usize = 256;
+
+/// Bytes of queries per batch pass over a tile: small enough that a pass's queries and the few
+/// rows a micro-kernel holds stay in L1 (32-48 KiB), so the FMA units are not starved by L2.
+pub(crate) const QUERY_GROUP_BYTES: usize = 24 << 10;
+
+/// Bytes of rows per batch tile: read from memory once, they stay in L2 (1-2 MiB per core on
+/// these hosts) while every query group passes over them.
+pub(crate) const TILE_BYTES: usize = 128 << 10;
+
+/// Below this many f32 values (rows x dims, 16 MiB: about 10k rows of 384 dimensions) one
+/// thread is faster than handing parts to the worker pool when `threads` is automatic.
+pub(crate) const PARALLEL_MIN_VALUES: usize = 4 << 20;
