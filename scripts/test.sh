@@ -86,6 +86,11 @@ runs_aarch64() {
   rm -rf "$tmp"
   return $rc
 }
+# Lint the NEON code too (x86 clippy never compiles it); needs only the target's std.
+if [ "$(uname -m)" = aarch64 ] || [ "$aarch64_std" = yes ]; then
+  echo "--- clippy, aarch64"
+  cargo clippy --target $aarch64 --lib --tests -- -D warnings
+fi
 if [ "$(uname -m)" = aarch64 ]; then
   for kernel in neon portable; do
     echo "--- NVS_KERNEL=$kernel (native)"
