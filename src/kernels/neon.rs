@@ -66,7 +66,7 @@ pub(crate) unsafe fn neon_rows<const L2: bool>(
 ) {
     // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
     // enables NEON, all that `Neon` needs.
-    unsafe { simd::rows::<Neon, L2>(d, q, rows, out) }
+    unsafe { simd::rows::<Neon, L2, { tuning::NEON_SCAN.0 }, { tuning::NEON_SCAN.1 }>(d, q, rows, out) }
 }
 
 /// # Safety

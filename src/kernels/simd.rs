@@ -173,20 +173,20 @@ fn array<const N: usize>(p: &[*const f32]) -> &[*const f32; N] {
     p.try_into().expect("micro-kernel pointer count")
 }
 
-/// One query against many rows: 8 rows at a time keep 8 independent accumulator chains in
-/// flight, enough to stream rows at memory speed.
+/// One query against many rows: `R` rows at a time keep `R` independent accumulator chains
+/// in flight, enough to stream rows at memory speed; `LONG_PF` turns on the prefetch ahead
+/// within long rows (`tuning::Scan` says which value each instruction set uses and why).
 ///
 /// # Safety
 /// `q` and every row pointer valid for `d` floats; `out.len() == rows.len()`; the instruction
 /// set available.
 #[inline(always)]
-pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(
+pub(crate) unsafe fn rows<V: Lanes, const L2: bool, const R: usize, const LONG_PF: bool>(
     d: usize,
     q: *const f32,
     rows: &[*const f32],
     out: &mut [f32],
 ) {
-    const R: usize = tuning::SCAN_ROWS;
     let qs = [q];
     let mut chunks = rows.chunks_exact(R);
     let mut outs = out.chunks_exact_mut(R);
@@ -208,7 +208,7 @@ pub(crate) unsafe fn rows<V: Lanes, const L2: bool>(
             }
             // SAFETY: as above; these `next` addresses may lie past the rows, but they are only
             // prefetched, which never faults.
-            unsafe { micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), &next) }
+            unsafe { micro_prefetching::<V, L2, 1, R, LONG_PF>(d, &qs, array::<R>(rp), &next) }
         };
         o.copy_from_slice(&v[0]);
     }

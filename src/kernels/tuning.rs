@@ -6,12 +6,24 @@
 //! Measured on the project's 2-core x86-64 VMs (Intel Xeon with AVX-512; AMD EPYC Zen 3 with
 //! AVX2+FMA, figures from issue 13), with `bench` run side by side against one-line variants.
 
-/// Rows a single-query scan reads side by side (one accumulator chain each). Eight chains hide
-/// the FMA latency (4 cycles, 2 per cycle) and, on Intel, keep enough loads in flight to
-/// stream rows at memory speed.
-pub(crate) const SCAN_ROWS: usize = 8;
+/// Single-query scans, per instruction set: (rows read side by side, each with its own
+/// accumulator chain; whether long rows are also prefetched ahead within the group).
+/// - AVX-512 (Intel Xeon): 8 rows hide the FMA latency (4 cycles, 2 per cycle) and keep enough
+///   loads in flight to stream rows at memory speed; the long-row prefetch helps there.
+/// - AVX2: the kernel of AMD Zen 3 (no AVX-512). Measured there (issue 13): 4 rows were 6-30%
+///   faster than 8 with rows in cache, and turning off the long-row prefetch gained 11% at
+///   100k x 1536. On the Intel host the same variants tie with (8, true) within noise
+///   (10k x 384: 0.555 vs 0.56 ms; 100k x 1536: 38-41 ms for all three), so AVX2 takes the
+///   Zen choice.
+/// - NEON: unmeasured on Apple silicon so far; the AVX-512 choice.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2_SCAN: (usize, bool) = (4, false);
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_SCAN: (usize, bool) = (8, true);
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_SCAN: (usize, bool) = (8, true);
 
-/// A group of `SCAN_ROWS` rows no larger than this (bytes; half a 32-48 KiB L1) has the whole
+/// A group of scanned rows no larger than this (bytes; half a 32-48 KiB L1) has the whole
 /// next group prefetched while it is scored: eight short streams are what the hardware
 /// prefetcher picks up late.
 pub(crate) const PREFETCH_WHOLE_GROUP_BYTES: usize = 16 << 10;

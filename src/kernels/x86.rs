@@ -135,7 +135,7 @@ pub(crate) unsafe fn avx2_rows<const L2: bool>(
 ) {
     // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
     // enables AVX2 and FMA, all that `Avx2` needs.
-    unsafe { simd::rows::<Avx2, L2>(d, q, rows, out) }
+    unsafe { simd::rows::<Avx2, L2, { tuning::AVX2_SCAN.0 }, { tuning::AVX2_SCAN.1 }>(d, q, rows, out) }
 }
 
 /// # Safety
@@ -167,7 +167,7 @@ pub(crate) unsafe fn avx512_rows<const L2: bool>(
 ) {
     // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
     // enables AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
-    unsafe { simd::rows::<Avx512, L2>(d, q, rows, out) }
+    unsafe { simd::rows::<Avx512, L2, { tuning::AVX512_SCAN.0 }, { tuning::AVX512_SCAN.1 }>(d, q, rows, out) }
 }
 
 /// # Safety
