@@ -151,6 +151,37 @@ fn equal_rows_score_equally_at_every_position() {
     }
 }
 
+/// Every vendor's scan profile gives the same bits (a pair's value never depends on how many
+/// rows are read side by side or on prefetching), whichever profile this host's vendor picks.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn every_scan_profile_gives_the_same_bits() {
+    if !Kernel::Avx2.is_supported() {
+        return;
+    }
+    let mut rng = Rng(17);
+    for d in [1, 7, 8, 9, 384, 1536, 1543] {
+        let q = rng.vec(d);
+        let owned: Vec<Vec<f32>> = (0..23).map(|_| rng.vec(d)).collect();
+        let ptrs: Vec<*const f32> = owned.iter().map(|r| r.as_ptr()).collect();
+        let run = |f: unsafe fn(usize, *const f32, &[*const f32], &mut [f32])| {
+            let mut out = vec![f32::NAN; ptrs.len()];
+            // SAFETY: AVX2 and FMA are present (checked); every pointer holds d floats.
+            unsafe { f(d, q.as_ptr(), &ptrs, &mut out) };
+            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        use tuning::{AVX2_SCAN as I, AVX2_SCAN_AMD as A};
+        let want = run(x86::avx2_rows_profile::<false, { I.0 }, { I.1 }>);
+        assert_eq!(run(x86::avx2_rows_profile::<false, { A.0 }, { A.1 }>), want, "dot d={d}");
+        let want = run(x86::avx2_rows_profile::<true, { I.0 }, { I.1 }>);
+        assert_eq!(run(x86::avx2_rows_profile::<true, { A.0 }, { A.1 }>), want, "l2 d={d}");
+        let refs: Vec<&[f32]> = owned.iter().map(|r| &r[..]).collect();
+        let mut got = vec![0.0; refs.len()];
+        Kernel::Avx2.scores(Op::L2sq, &q, &refs, &mut got);
+        assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want, "active profile d={d}");
+    }
+}
+
 #[test]
 fn unaligned_rows_and_rows_that_end_their_allocation() {
     let mut rng = Rng(5);

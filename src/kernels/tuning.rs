@@ -6,18 +6,18 @@
 //! Measured on the project's 2-core x86-64 VMs (Intel Xeon with AVX-512; AMD EPYC Zen 3 with
 //! AVX2+FMA, figures from issue 13), with `bench` run side by side against one-line variants.
 
-/// Single-query scans, per instruction set: (rows read side by side, each with its own
-/// accumulator chain; whether long rows are also prefetched ahead within the group).
-/// - AVX-512 (Intel Xeon): 8 rows hide the FMA latency (4 cycles, 2 per cycle) and keep enough
-///   loads in flight to stream rows at memory speed; the long-row prefetch helps there.
-/// - AVX2: the kernel of AMD Zen 3 (no AVX-512). Measured there (issue 13): 4 rows were 6-30%
-///   faster than 8 with rows in cache, and turning off the long-row prefetch gained 11% at
-///   100k x 1536. On the Intel host the same variants tie with (8, true) within noise
-///   (10k x 384: 0.555 vs 0.56 ms; 100k x 1536: 38-41 ms for all three), so AVX2 takes the
-///   Zen choice.
-/// - NEON: unmeasured on Apple silicon so far; the AVX-512 choice.
+/// Single-query scans, per instruction set and vendor: (rows read side by side, each with its
+/// own accumulator chain; whether long rows are also prefetched ahead within the group).
+/// - Intel (AVX-512 or AVX2): 8 rows hide the FMA latency (4 cycles, 2 per cycle) and keep
+///   enough loads in flight to stream rows at memory speed. Without the long-row prefetch the
+///   AVX2 kernel was up to 10% slower at 100k x 1536 on the Intel host (alternating runs).
+/// - AMD (Zen 3, AVX2): measured there (issue 13), 4 rows were 6-30% faster than 8 with rows
+///   in cache, and no long-row prefetch 11% faster at 100k x 1536.
+/// - NEON: unmeasured on Apple silicon so far; the Intel choice.
 #[cfg(target_arch = "x86_64")]
-pub(crate) const AVX2_SCAN: (usize, bool) = (4, false);
+pub(crate) const AVX2_SCAN: (usize, bool) = (8, true);
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2_SCAN_AMD: (usize, bool) = (4, false);
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_SCAN: (usize, bool) = (8, true);
 #[cfg(target_arch = "aarch64")]
@@ -57,3 +57,17 @@ pub(crate) const TILE_BYTES: usize = 128 << 10;
 /// Below this many f32 values (rows x dims, 16 MiB: about 10k rows of 384 dimensions) one
 /// thread is faster than handing parts to the worker pool when `threads` is automatic.
 pub(crate) const PARALLEL_MIN_VALUES: usize = 4 << 20;
+
+/// Whether this is an AMD (or Hygon, the same cores) CPU: the vendor picks the scan profile.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn amd() -> bool {
+    static AMD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AMD.get_or_init(|| {
+        // SAFETY: CPUID leaf 0 exists on every x86-64 CPU (the intrinsic is safe in newer
+        // Rust, unsafe in the oldest we support).
+        #[allow(unused_unsafe)]
+        let id = unsafe { core::arch::x86_64::__cpuid(0) };
+        let vendor = [id.ebx.to_le_bytes(), id.edx.to_le_bytes(), id.ecx.to_le_bytes()].concat();
+        vendor == b"AuthenticAMD" || vendor == b"HygonGenuine"
+    })
+}

@@ -133,9 +133,32 @@ pub(crate) unsafe fn avx2_rows<const L2: bool>(
     rows: &[*const f32],
     out: &mut [f32],
 ) {
-    // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
-    // enables AVX2 and FMA, all that `Avx2` needs.
-    unsafe { simd::rows::<Avx2, L2, { tuning::AVX2_SCAN.0 }, { tuning::AVX2_SCAN.1 }>(d, q, rows, out) }
+    use tuning::{AVX2_SCAN, AVX2_SCAN_AMD};
+    if tuning::amd() {
+        // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
+        // enables AVX2 and FMA, all that `Avx2` needs.
+        unsafe { simd::rows::<Avx2, L2, { AVX2_SCAN_AMD.0 }, { AVX2_SCAN_AMD.1 }>(d, q, rows, out) }
+    } else {
+        // SAFETY: as above.
+        unsafe { simd::rows::<Avx2, L2, { AVX2_SCAN.0 }, { AVX2_SCAN.1 }>(d, q, rows, out) }
+    }
+}
+
+/// [`avx2_rows`] with a given scan profile (rows side by side, long-row prefetch), so tests
+/// check every profile on any x86 host, not only the one its vendor picks.
+///
+/// # Safety
+/// As [`avx2_rows`].
+#[cfg(test)]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2_rows_profile<const L2: bool, const R: usize, const PF: bool>(
+    d: usize,
+    q: *const f32,
+    rows: &[*const f32],
+    out: &mut [f32],
+) {
+    // SAFETY: as in `avx2_rows`.
+    unsafe { simd::rows::<Avx2, L2, R, PF>(d, q, rows, out) }
 }
 
 /// # Safety
