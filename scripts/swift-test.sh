@@ -21,16 +21,8 @@ set -euo pipefail
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
 
-if [ -n "${SWIFT:-}" ]; then
-  swift=("$SWIFT")
-elif command -v swift >/dev/null 2>&1; then
-  swift=(swift)
-elif [ -x "$root/../shared/tools/swift-chroot" ]; then
-  swift=("$root/../shared/tools/swift-chroot")
-else
-  echo "swift-test: no swift on PATH and no $root/../shared/tools/swift-chroot" >&2
-  exit 2
-fi
+. "$root/scripts/lib/swift.sh"
+find_swift swift-test || exit 2
 
 work=$root/build/swift
 link=()

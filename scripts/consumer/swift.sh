@@ -29,16 +29,8 @@ say() { printf 'consumer/swift: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-if [ -n "${SWIFT:-}" ]; then
-  swift=("$SWIFT")
-elif command -v swift >/dev/null 2>&1; then
-  swift=(swift)
-elif [ -x "$root/../shared/tools/swift-chroot" ]; then
-  swift=("$root/../shared/tools/swift-chroot")
-else
-  say "no swift on PATH and no $root/../shared/tools/swift-chroot"
-  exit 2
-fi
+. "$root/scripts/lib/swift.sh"
+find_swift consumer/swift || exit 2
 
 version=$(sed -n '/^\[package\]/,/^\[/ s/^version *= *"\([^"]*\)".*/\1/p' "$root/Cargo.toml" | head -n 1)
 [ -n "$version" ] || die "no [package] version in Cargo.toml"
