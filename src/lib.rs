@@ -19,6 +19,7 @@ pub mod kernels;
 mod memory;
 #[doc(hidden)]
 pub mod npz;
+mod pool;
 mod rows;
 mod search;
 mod status;

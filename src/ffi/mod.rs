@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
 use crate::error::{Error, ErrorKind};
-use crate::search::WORKER_NAME_PREFIX;
+use crate::pool::WORKER_NAME_PREFIX;
 
 // Declared in this order so nvs.h lists the store functions before the archive ones.
 mod store;

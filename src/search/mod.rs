@@ -16,7 +16,6 @@ mod within;
 
 pub(crate) use request::{check_queries, check_query};
 pub use request::{Hit, Metric, SearchOptions};
-pub(crate) use threads::WORKER_NAME_PREFIX;
 
 use crate::error::Result;
 use crate::rows::{Layout, Rows};
