@@ -30,7 +30,7 @@ def main():
         cells[key][name] = r["seconds"]
 
     lines = [
-        "| rows x dims | scan floor ms | nvs cosine ms | nvs worst of 6 / floor | "
+        "| rows x dims | read floor ms (best of 1-8 streams) | nvs cosine ms | nvs worst of 6 / floor | "
         + " | ".join(f"{p} ms (x nvs)" for p in PEERS) + " |",
         "|---" * (4 + len(PEERS)) + "|",
     ]
