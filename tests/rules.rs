@@ -250,13 +250,20 @@ fn search_workers() -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-#[test]
+/// A store big enough that `threads: 2` really splits a search: (dimensions, store, rows).
 #[cfg(target_os = "linux")]
-fn parallel_searches_reuse_one_pool_of_workers() {
+fn parallel_store() -> (usize, VectorStore, Vec<f32>) {
     let d = 16;
     let s = VectorStore::new(d, true).unwrap();
     let rows: Vec<f32> = (0..4000 * d).map(|i| ((i * 7919) % 1000) as f32 + 1.0).collect();
     s.add(&rows, None).unwrap();
+    (d, s, rows)
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn parallel_searches_reuse_one_pool_of_workers() {
+    let (d, s, rows) = parallel_store();
     let o = SearchOptions { threads: 2, ..Default::default() };
     s.search(Metric::Dot, &rows[..d], &o).unwrap();
     let workers = search_workers();
@@ -282,10 +289,7 @@ fn a_forked_child_searches_in_parallel_without_the_parents_workers() {
 #[ignore = "run by a_forked_child_searches_in_parallel_without_the_parents_workers"]
 #[cfg(target_os = "linux")]
 fn forked_child_search_child() {
-    let d = 16;
-    let s = VectorStore::new(d, true).unwrap();
-    let rows: Vec<f32> = (0..4000 * d).map(|i| ((i * 7919) % 1000) as f32 + 1.0).collect();
-    s.add(&rows, None).unwrap();
+    let (d, s, rows) = parallel_store();
     let o = SearchOptions { threads: 2, ..Default::default() };
     let want = s.search(Metric::Dot, &rows[..d], &o).unwrap();
     assert!(!search_workers().is_empty());
