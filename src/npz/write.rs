@@ -8,8 +8,9 @@
 //! its drop. Every record follows the zip specification (APPNOTE 6.3); the reader side stays
 //! the zip library, which checks every file it opens.
 
+use std::collections::VecDeque;
 use std::io::{self, Seek, SeekFrom, Write};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::deflate::{self, Encoder};
 use super::npy::{self, Dtype, Order};
@@ -252,12 +253,11 @@ impl<W: Write + Seek> Member<'_, '_, W> {
     }
 
     /// The rows, as little-endian float32 bytes. Deflating them takes most of a compressed
-    /// save, so where there are enough of them and a second core, a helper thread deflates
-    /// every other block-sized segment while this one deflates the others and writes both in
-    /// order (segments end at a byte boundary, so they simply concatenate; their CRCs combine).
-    /// Only the two segments in flight are held in memory.
+    /// save, so where there are enough of them and a second core, they are deflated in
+    /// block-sized segments by a helper thread and by this one, whichever is free, and written
+    /// by this one in order (segments end at a byte boundary, so they simply concatenate, and
+    /// their CRCs combine). Work is taken, not dealt: a helper on a busy core does less.
     fn write_rows(&mut self, vectors: &[f32]) -> io::Result<()> {
-        const SEGMENT: usize = deflate::BLOCK / 4;
         let parallel = self.encoder.is_some()
             && vectors.len() >= 4 * SEGMENT
             && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
@@ -278,43 +278,22 @@ impl<W: Write + Seek> Member<'_, '_, W> {
         self.zip.put(&self.packed)?;
         self.entry.compressed += self.packed.len() as u64;
         self.packed.clear();
+        let work = Work::new(vectors);
         std::thread::scope(|s| {
-            // Rows to deflate go to the helper with an output buffer to fill (its previous one,
-            // once written), so no buffer is allocated per segment.
-            let (to_helper, segments) = mpsc::sync_channel::<(&[f32], Segment)>(1);
-            let (done, from_helper) = mpsc::sync_channel::<Segment>(1);
             // Named as a library worker: the C boundary's panic hook keeps it quiet.
-            let helper = std::thread::Builder::new().name(format!("{WORKER_NAME_PREFIX}save")).spawn_scoped(
-                s,
-                move || {
-                    let mut bytes = Vec::new();
-                    for (rows, mut segment) in segments {
-                        segment.deflate(rows, &mut bytes);
-                        if done.send(segment).is_err() {
-                            break;
-                        }
-                    }
-                },
-            );
-            let to_helper = helper.is_ok().then_some(to_helper);
-            let (mut mine, mut theirs, mut bytes) = (Segment::default(), Segment::default(), Vec::new());
-            for pair in vectors.chunks(2 * SEGMENT) {
-                let (first, second) = pair.split_at(pair.len().min(SEGMENT));
-                let sent = match &to_helper {
-                    Some(t) if !second.is_empty() => t.send((second, std::mem::take(&mut theirs))).is_ok(),
-                    _ => false,
-                };
-                mine.deflate(first, &mut bytes);
-                self.put_segment(&mine)?;
-                if !second.is_empty() {
-                    match sent.then(|| from_helper.recv().ok()).flatten() {
-                        Some(segment) => theirs = segment,
-                        // A helper that is gone (it could not start, or it panicked: the scope
-                        // re-raises that) leaves its segment to this thread.
-                        None => theirs.deflate(second, &mut bytes),
-                    }
-                    self.put_segment(&theirs)?;
-                }
+            let helper = std::thread::Builder::new()
+                .name(format!("{WORKER_NAME_PREFIX}save"))
+                .spawn_scoped(s, || work.help());
+            if helper.is_err() {
+                work.lock().helper_gone = true;
+            }
+            // Stops the helper however this ends (an error, a panic), so the scope can join it.
+            let _stop = StopOnDrop(&work);
+            let mut bytes = Vec::new();
+            for i in 0..work.count {
+                let segment = work.next_in_order(i, &mut bytes);
+                self.put_segment(&segment)?;
+                work.written(segment);
             }
             Ok(())
         })
@@ -358,6 +337,152 @@ impl<W: Write + Seek> Member<'_, '_, W> {
         out.seek(SeekFrom::Start(end))?;
         self.zip.entries.push(self.entry);
         Ok(())
+    }
+}
+
+/// Floats per segment of rows deflated on its own: one deflate block.
+const SEGMENT: usize = deflate::BLOCK / 4;
+/// Segments that may be taken beyond the next one to write (and so be held in memory).
+const AHEAD: usize = 4;
+
+/// The segments of one member's rows, shared by the writing thread and its helper.
+struct Work<'v> {
+    rows: &'v [f32],
+    count: usize,
+    queue: Mutex<Queue>,
+    /// Signalled when a segment is finished or written, and when a thread stops.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// The next segment nobody has taken.
+    next: usize,
+    /// The next segment to write; `done[k]` is segment `written + k`, once finished.
+    written: usize,
+    done: VecDeque<Option<Segment>>,
+    /// Buffers of written segments, for reuse.
+    spare: Vec<Segment>,
+    /// The writer stopped (done, failed or panicking): the helper stops too.
+    stop: bool,
+    /// The helper stopped (or never started): what it took and did not finish is redone.
+    helper_gone: bool,
+}
+
+impl<'v> Work<'v> {
+    fn new(rows: &'v [f32]) -> Self {
+        Work { rows, count: rows.len().div_ceil(SEGMENT), queue: Mutex::default(), changed: Condvar::new() }
+    }
+
+    /// The lock, whatever a panic on the other thread left behind (a panic there is
+    /// re-raised when the scope ends; the queue itself is consistent between statements).
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn segment_rows(&self, i: usize) -> &'v [f32] {
+        &self.rows[i * SEGMENT..((i + 1) * SEGMENT).min(self.rows.len())]
+    }
+
+    /// Take the next segment if the window allows.
+    fn take(&self, q: &mut Queue) -> Option<(usize, Segment)> {
+        (q.next < self.count && q.next < q.written + AHEAD).then(|| {
+            q.next += 1;
+            (q.next - 1, q.spare.pop().unwrap_or_default())
+        })
+    }
+
+    fn finished(&self, q: &mut Queue, i: usize, segment: Segment) {
+        let slot = i - q.written;
+        if q.done.len() <= slot {
+            q.done.resize_with(slot + 1, || None);
+        }
+        q.done[slot] = Some(segment);
+        self.changed.notify_all();
+    }
+
+    /// The helper thread: deflate segments until none is left or the writer stops.
+    fn help(&self) {
+        let _gone = GoneOnDrop(self);
+        let mut bytes = Vec::new();
+        loop {
+            let (i, mut segment) = {
+                let mut q = self.lock();
+                loop {
+                    if q.stop || q.next >= self.count {
+                        return;
+                    }
+                    if let Some(taken) = self.take(&mut q) {
+                        break taken;
+                    }
+                    q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            segment.deflate(self.segment_rows(i), &mut bytes);
+            self.finished(&mut self.lock(), i, segment);
+        }
+    }
+
+    /// Segment `i` (the next to write), deflated: by the helper, or here, where this thread
+    /// also deflates later segments while it waits.
+    fn next_in_order(&self, i: usize, bytes: &mut Vec<u8>) -> Segment {
+        let mut q = self.lock();
+        loop {
+            debug_assert_eq!(q.written, i);
+            // Its slot stays (empty) until `written` moves the window.
+            if let Some(segment) = q.done.front_mut().and_then(Option::take) {
+                return segment;
+            }
+            let lost = q.helper_gone && i < q.next;
+            if lost || q.next == i {
+                // Segment i is this thread's to do: not taken yet, or taken by a helper that is
+                // gone.
+                if q.next == i {
+                    q.next += 1;
+                }
+                let mut segment = q.spare.pop().unwrap_or_default();
+                drop(q);
+                segment.deflate(self.segment_rows(i), bytes);
+                return segment;
+            }
+            if let Some((j, mut segment)) = self.take(&mut q) {
+                drop(q);
+                segment.deflate(self.segment_rows(j), bytes);
+                q = self.lock();
+                self.finished(&mut q, j, segment);
+                continue;
+            }
+            q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Segment `written` is written: its buffer goes back for reuse, the window moves on.
+    fn written(&self, segment: Segment) {
+        let mut q = self.lock();
+        q.written += 1;
+        if !q.done.is_empty() {
+            q.done.pop_front();
+        }
+        q.spare.push(segment);
+        self.changed.notify_all();
+    }
+}
+
+struct StopOnDrop<'a, 'v>(&'a Work<'v>);
+
+impl Drop for StopOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.lock().stop = true;
+        self.0.changed.notify_all();
+    }
+}
+
+struct GoneOnDrop<'a, 'v>(&'a Work<'v>);
+
+impl Drop for GoneOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.lock().helper_gone = true;
+        self.0.changed.notify_all();
     }
 }
 
@@ -584,6 +709,29 @@ mod tests {
             let e = write_archive(&mut out, 5, false, &vectors, &ids, WriteOptions::default()).unwrap_err();
             assert_eq!(e.to_string(), "injected failure");
             assert_eq!(out.calls_after_failure, 0);
+        }
+    }
+
+    /// A helper that took segments and stopped (a panic, say) without finishing one: the
+    /// writer redoes it and still gets every segment, in order.
+    #[test]
+    fn segments_lost_by_the_helper_are_redone() {
+        let rows: Vec<f32> = (0..5 * SEGMENT + 7).map(|i| (i % 1000) as f32 * 0.001 - 0.5).collect();
+        let work = Work::new(&rows);
+        let mut q = work.lock();
+        let (lost, _) = work.take(&mut q).unwrap();
+        let (kept, mut segment) = work.take(&mut q).unwrap();
+        drop(q);
+        segment.deflate(work.segment_rows(kept), &mut Vec::new());
+        work.finished(&mut work.lock(), kept, segment);
+        work.lock().helper_gone = true;
+        assert_eq!((lost, kept, work.count), (0, 1, 6));
+        for i in 0..work.count {
+            let got = work.next_in_order(i, &mut Vec::new());
+            let mut want = Segment::default();
+            want.deflate(work.segment_rows(i), &mut Vec::new());
+            assert!(got.packed == want.packed && got.len == want.len, "segment {i}");
+            work.written(got);
         }
     }
 
