@@ -47,10 +47,11 @@ pub(crate) trait RowSink {
     /// shape is checked, before any row; `rows` is the row count worth reserving room for (0
     /// when the member's size is not yet trusted).
     fn start(&mut self, dimensions: usize, normalize: bool, rows: usize);
-    /// The next whole rows, in the buffer the archive will return (C order, native floats).
-    /// Every row is handed over once, in order (those of a Fortran-ordered member after the
-    /// transposition), but only once `vectors.npy` is read without error; a sink may change
-    /// them in place.
+    /// The next whole rows, in the buffer the archive will return (C order, native floats);
+    /// a sink may change them in place. Every row is handed over once, in order (those of a
+    /// Fortran-ordered member after the transposition), as it is decoded: before the member's
+    /// CRC and the rest of the archive are checked, so a sink keeps its verdict for the end
+    /// and the rows count for nothing if reading fails.
     fn rows(&mut self, rows: &mut [f32]);
 }
 
