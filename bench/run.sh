@@ -29,11 +29,13 @@ fi
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "$@"; }
 
 run "$VENV/bin/python" bench/peers.py "${SMOKE[@]}" --out "$OUT" | tee "$OUT/peers.log"
-run bench/target/release/nvs-bench "${SMOKE[@]}" ffi ingest threads batch filtered memory | tee "$OUT/rust.md"
+run bench/target/release/nvs-bench "${SMOKE[@]}" ffi ingest threads batch filtered memory persist | tee "$OUT/rust.md"
 if [[ ${#SMOKE[@]} -eq 0 ]]; then
   run "$VENV/bin/python" bench/batch_peers.py --out "$OUT" | tee "$OUT/batch_peers.md"
   run "$VENV/bin/python" bench/ingest_peers.py | tee "$OUT/ingest_peers.md"
+  run "$VENV/bin/python" bench/persist_peers.py --runs 3 --reference | tee "$OUT/persist_peers.md"
 else
   run "$VENV/bin/python" bench/ingest_peers.py --rows 10000 --single 2000 --runs 2 | tee "$OUT/ingest_peers.md"
+  run "$VENV/bin/python" bench/persist_peers.py --rows 100000 --runs 2 | tee "$OUT/persist_peers.md"
 fi
 "$VENV/bin/python" bench/report.py --out "$OUT"

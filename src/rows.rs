@@ -1,8 +1,10 @@
 //! Rows and their preparation: the one shape check, the finiteness and zero-norm checks, the
 //! cached norms of raw stores and the normalization of normalized ones. `add` and archive
-//! loading both go through here, so stored rows are the same bits whichever way they came in.
+//! loading both go through here, so stored rows are the same bits whichever way they came in,
+//! with one rule for loaded rows (see [`UNIT_TOLERANCE`]): a normalize store keeps an archive
+//! row that is already unit length as it is, so a saved store opens with its own bits.
 
-use crate::error::{fail, Result};
+use crate::error::{fail, Error, Result};
 use crate::kernels::Kernel;
 use crate::memory;
 
@@ -77,18 +79,17 @@ impl Layout {
         Ok(PreparedRows { vectors: out, norms, zero_norm_rows: stats.zero_norm_rows })
     }
 
-    /// [`Self::prepare_rows`] for rows the store may keep: they are checked and normalized in
-    /// place, so loading an archive needs no second row buffer (same values, bit for bit).
-    pub(crate) fn prepare_owned_rows(&self, mut vectors: Vec<f32>, what: &str) -> Result<PreparedRows> {
-        let d = self.dimensions;
-        self.check_whole_rows(vectors.len(), what)?;
-        let mut norms = self.norms_for(vectors.len() / d)?;
-        let mut stats = RowStats::new(self.normalize);
-        for (r, row) in vectors.chunks_exact_mut(d).enumerate() {
-            stats.prepare(r, row, &mut norms, what)?;
-        }
-        stats.check_zero_rows(what)?;
-        Ok(PreparedRows { vectors, norms, zero_norm_rows: stats.zero_norm_rows })
+    /// Start preparing the rows of an archive in the buffer they are decoded into, a few rows
+    /// at a time while they are in cache (see [`Loading`]). `rows` is how many rows to make
+    /// room for up front (0 when the count is not trusted yet).
+    pub(crate) fn loading(&self, rows: usize, what: &'static str) -> Loading {
+        let mut norms = Vec::new();
+        let failed = match self.normalize {
+            false => norms.try_reserve_exact(rows).err().map(Error::from),
+            true => None,
+        };
+        let stats = RowStats { keep_unit_rows: true, ..RowStats::new(self.normalize) };
+        Loading { layout: *self, stats, norms, done: 0, failed, what }
     }
 
     /// Room for the cached norms of `rows` rows (raw stores only; normalized stores keep none).
@@ -177,6 +178,73 @@ impl Rows {
     }
 }
 
+/// Rows an archive holds, checked and prepared in place as they are decoded: the reader hands
+/// over each run of whole rows right after decoding it ([`Loading::rows`]), and
+/// [`Loading::finish`] takes the finished buffer. The checks and their messages are those of
+/// `add`; the first failure is kept and reported by `finish`, so a file with several problems
+/// reports its structural ones (read after the rows) first, as when the rows were prepared
+/// after reading. A normalize store keeps rows that are already unit length
+/// ([`UNIT_TOLERANCE`]) and normalizes the others.
+pub(crate) struct Loading {
+    layout: Layout,
+    stats: RowStats,
+    norms: Vec<f64>,
+    /// Values (not rows) prepared so far: every row before this offset.
+    done: usize,
+    failed: Option<Error>,
+    what: &'static str,
+}
+
+impl Loading {
+    /// Prepare `rows` (whole rows), which come right after the ones already prepared.
+    pub(crate) fn rows(&mut self, rows: &mut [f32]) {
+        let d = self.layout.dimensions;
+        debug_assert!(rows.len().is_multiple_of(d));
+        let first = self.done / d;
+        self.done += rows.len();
+        if self.failed.is_some() {
+            return;
+        }
+        if !self.layout.normalize {
+            if let Err(e) = self.norms.try_reserve(rows.len() / d) {
+                self.failed = Some(e.into());
+                return;
+            }
+        }
+        for (r, row) in rows.chunks_exact_mut(d).enumerate() {
+            if let Err(e) = self.stats.prepare(first + r, row, &mut self.norms, self.what) {
+                self.failed = Some(e);
+                return;
+            }
+        }
+    }
+
+    /// The prepared rows, once `vectors` holds them all (rows not handed over yet are
+    /// prepared here), or the first failure.
+    pub(crate) fn finish(mut self, mut vectors: Vec<f32>) -> Result<PreparedRows> {
+        self.layout.check_whole_rows(vectors.len(), self.what)?;
+        debug_assert!(self.done <= vectors.len());
+        let done = self.done.min(vectors.len());
+        self.rows(&mut vectors[done..]);
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        self.stats.check_zero_rows(self.what)?;
+        Ok(PreparedRows { vectors, norms: self.norms, zero_norm_rows: self.stats.zero_norm_rows })
+    }
+}
+
+/// How far from 1 the f64 norm of an archive row may be for a normalize store to keep the row
+/// as it is: 2^-22 (about 2.4e-7). Every row that a normalize store holds (scaled by the f64
+/// reciprocal of its norm, each value rounded to f32) is within about 1.1 x 2^-24 of unit
+/// length: rounding moves each value by at most 2^-24 of itself, so the norm moves by at most
+/// that much, plus the f64 error of the norm (below 2^-27 even at the widest rows allowed). So a
+/// saved store opens with exactly the bits it saved, where normalizing again would move about
+/// one row in a hundred by an ulp at small dimensions. Rows this close to unit length from other
+/// writers (numpy-vector-store's rows are) are kept too: they are as unit length as float32
+/// allows.
+pub(crate) const UNIT_TOLERANCE: f64 = 1.0 / (1u64 << 22) as f64;
+
 /// Cuts rows appended by [`Rows::append_in_place`] back unless it finished (also on unwind).
 struct Rollback<'a> {
     rows: &'a mut Rows,
@@ -198,24 +266,32 @@ impl Drop for Rollback<'_> {
 struct RowStats {
     kernel: Kernel,
     normalize: bool,
+    /// Loaded rows: keep a row within [`UNIT_TOLERANCE`] of unit length as it is.
+    keep_unit_rows: bool,
     zero_norm_rows: usize,
     first_zero_row: Option<usize>,
 }
 
 impl RowStats {
     fn new(normalize: bool) -> Self {
-        RowStats { kernel: Kernel::active(), normalize, zero_norm_rows: 0, first_zero_row: None }
+        RowStats {
+            kernel: Kernel::active(),
+            normalize,
+            keep_unit_rows: false,
+            zero_norm_rows: 0,
+            first_zero_row: None,
+        }
     }
 
     /// Check row `r` and, in a normalize store, scale it to unit length in place (each value
-    /// times the reciprocal of the f64 norm, rounded to f32). Zero rows stay as they are.
+    /// times the reciprocal of the f64 norm, rounded to f32). Zero rows stay as they are, and
+    /// so do rows already unit length when `keep_unit_rows` is set.
     /// A raw store's row norm is pushed to `norms`.
     fn prepare(&mut self, r: usize, row: &mut [f32], norms: &mut Vec<f64>, what: &str) -> Result<()> {
         let norm = self.visit(r, row, what)?;
         if !self.normalize {
             norms.push(norm);
-        }
-        if self.normalize && norm != 0.0 {
+        } else if norm != 0.0 && !(self.keep_unit_rows && (norm - 1.0).abs() <= UNIT_TOLERANCE) {
             self.kernel.scale_f64(row, 1.0 / norm);
         }
         Ok(())
@@ -268,6 +344,21 @@ mod tests {
         out
     }
 
+    /// Rows through [`Loading`], handed over in uneven runs of whole rows; `finish` prepares
+    /// the rest.
+    fn loaded(layout: Layout, data: &[f32], what: &'static str) -> Result<PreparedRows> {
+        let d = layout.dimensions;
+        let mut vectors = data.to_vec();
+        let mut loading = layout.loading(vectors.len() / d, what);
+        let (mut at, mut run) = (0, 1);
+        while at + run * d <= vectors.len() * 2 / 3 {
+            loading.rows(&mut vectors[at..at + run * d]);
+            at += run * d;
+            run += 2;
+        }
+        loading.finish(vectors)
+    }
+
     fn prepared(p: Result<PreparedRows>) -> Result<(Vec<u32>, Vec<u64>, usize)> {
         p.map(|p| {
             (
@@ -294,7 +385,7 @@ mod tests {
                 };
                 let check_failure = |data: &[f32], want: &(ErrorKind, String)| {
                     let a = layout.prepare_rows(data, "vectors").err().unwrap();
-                    let b = layout.prepare_owned_rows(data.to_vec(), "vectors").err().unwrap();
+                    let b = loaded(layout, data, "vectors").err().unwrap();
                     let (c, after) = appended(data);
                     let c = c.err().unwrap();
                     for e in [a, b, c] {
@@ -320,7 +411,8 @@ mod tests {
                         data.chunks(d).filter(|r| r.iter().any(|&v| v != 0.0)).flatten().copied().collect();
                 }
                 let copied = prepared(layout.prepare_rows(&data, "v")).unwrap();
-                let in_place = prepared(layout.prepare_owned_rows(data.clone(), "v")).unwrap();
+                // None of these rows is near unit length, so loading normalizes every one.
+                let in_place = prepared(loaded(layout, &data, "v")).unwrap();
                 assert_eq!(copied, in_place, "d={d} normalize={normalize}");
                 let (result, after) = appended(&data);
                 result.unwrap();
@@ -338,5 +430,41 @@ mod tests {
                 check_failure(&bad, &(e.kind, e.message));
             }
         }
+    }
+
+    /// A normalize store opens what it saved bit for bit: its own rows are within
+    /// `UNIT_TOLERANCE` of unit length, at every width and whatever the values' magnitudes, and
+    /// loading keeps them, where normalizing them again changes some. Rows further from unit
+    /// length are normalized exactly as `add` does.
+    #[test]
+    fn loading_keeps_unit_rows_and_normalizes_the_others() {
+        let mut renormalized_differs = 0;
+        for d in [1, 2, 3, 5, 8, 16, 384, 1000] {
+            let layout = Layout::new(d, true).unwrap();
+            let raw: Vec<f32> =
+                rows(4000, d).chunks(d).filter(|r| r.iter().any(|&v| v != 0.0)).flatten().copied().collect();
+            let unit = layout.prepare_rows(&raw, "v").unwrap().vectors;
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for row in unit.chunks(d) {
+                let norm = Kernel::active().norm_sq_f64(row).sqrt();
+                assert!((norm - 1.0).abs() <= UNIT_TOLERANCE / 3.0, "d={d} norm {norm}");
+            }
+            let back = loaded(layout, &unit, "v").unwrap();
+            assert_eq!(bits(&back.vectors), bits(&unit), "d={d}");
+            assert!(back.norms.is_empty());
+            renormalized_differs +=
+                (bits(&layout.prepare_rows(&unit, "v").unwrap().vectors) != bits(&unit)) as usize;
+            // Off by more than the tolerance: normalized like `add` would.
+            let off: Vec<f32> = unit.iter().map(|v| v * (1.0 + 4.0 * UNIT_TOLERANCE as f32)).collect();
+            let want = layout.prepare_rows(&off, "v").unwrap().vectors;
+            assert_eq!(bits(&loaded(layout, &off, "v").unwrap().vectors), bits(&want), "d={d}");
+            // A raw store keeps every row and caches the same norms as `add`.
+            let raw_layout = Layout::new(d, false).unwrap();
+            let (a, b) =
+                (raw_layout.prepare_rows(&unit, "v").unwrap(), loaded(raw_layout, &unit, "v").unwrap());
+            assert_eq!((bits(&a.vectors), &a.norms), (bits(&b.vectors), &b.norms));
+        }
+        // What the rule is for: at small widths normalizing unit rows again moves some bits.
+        assert!(renormalized_differs > 0);
     }
 }

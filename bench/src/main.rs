@@ -1,7 +1,8 @@
 //! Rust-side benchmarks that need no Python: C ABI overhead, ingestion, thread scaling, batch
-//! search, prefilter cost, and our single-query grid against the read-only scan floor.
+//! search, prefilter cost, our single-query grid against the read-only scan floor, and the
+//! memory and speed of save and open.
 //!
-//! Usage: nvs-bench [--smoke] [ffi|ingest|threads|batch|filtered|grid|memory|all]...
+//! Usage: nvs-bench [--smoke] [ffi|ingest|threads|batch|filtered|grid|memory|persist|all]...
 //! Prints markdown tables; every time is a median of many repetitions.
 
 use std::hint::black_box;
@@ -291,6 +292,73 @@ fn memory(smoke: bool) {
     println!("\n(reload / rows counts the old rows, which stay until the new ones are ready.)");
 }
 
+/// Median seconds of `runs` calls of `f` (after one warm-up call): for the slow persistence
+/// calls, whose count matters more than a time budget.
+fn median_of(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Save and open of one store, compressed and uncompressed, files warm in the page cache.
+/// Rates are of row bytes (rows x dims x 4). The floor is the copy of the file's bytes from the
+/// page cache into a buffer that is already mapped (the part of any open that cannot go);
+/// an open also pays the page faults of its fresh row buffer. A save includes its fsync.
+fn persist(smoke: bool) {
+    let shapes: &[(usize, usize)] =
+        if smoke { &[(100_000, 384)] } else { &[(100_000, 384), (1_000_000, 384)] };
+    let runs = if smoke { 3 } else { 5 };
+    let dir = std::env::temp_dir().join(format!("nvs-bench-persist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for &(rows, dims) in shapes {
+        println!(
+            "\n### Persistence, {rows} x {dims}, ids 0..n, median of {runs} (files in the page cache)\n"
+        );
+        println!("| store | archive | file MB | save | save GB/s | open | open GB/s | open M rows/s | copy floor | open / floor |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        let row_bytes = (rows * dims * 4) as f64;
+        for normalize in [true, false] {
+            let s = store(rows, dims, normalize, 31);
+            for (label, uncompressed) in [("uncompressed", true), ("compressed", false)] {
+                let path = dir.join(format!("{label}-{normalize}.npz"));
+                let options = nvs::WriteOptions { uncompressed, ..Default::default() };
+                let save = median_of(runs, || s.save(Some(&path), options).unwrap());
+                let size = std::fs::metadata(&path).unwrap().len() as f64;
+                let open = median_of(runs, || {
+                    drop(black_box(VectorStore::open(&path, Default::default()).unwrap()))
+                });
+                let mut copy = vec![1u8; size as usize];
+                let floor = median_of(runs, || {
+                    use std::io::Read;
+                    std::fs::File::open(&path).unwrap().read_exact(&mut copy).unwrap();
+                    black_box(&copy);
+                });
+                println!(
+                    "| {} | {label} | {:.1} | {:.3} s | {:.2} | {:.3} s | {:.2} | {:.2} | {:.3} s | {:.2}x |",
+                    if normalize { "normalized" } else { "raw" },
+                    size / 1e6,
+                    save,
+                    row_bytes / save / 1e9,
+                    open,
+                    row_bytes / open / 1e9,
+                    rows as f64 / open / 1e6,
+                    floor,
+                    open / floor,
+                );
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, op, path] = &args[..] {
@@ -319,6 +387,7 @@ fn main() {
             "filtered" => filtered(budget, smoke),
             "grid" => grid(budget, smoke),
             "memory" => memory(smoke),
+            "persist" => persist(smoke),
             other => eprintln!("unknown benchmark {other}"),
         }
     }

@@ -14,7 +14,8 @@
 //! - a failed call changed nothing: len, dimensions, normalize, every row and id, the bound
 //!   path, and no output buffer was written (except the documented `BUFFER_TOO_SMALL` counts);
 //! - stored rows equal what was added, bit for bit (normalize stores: the input scaled by its
-//!   f64 norm's reciprocal, rounded to f32; archives: re-normalized on load);
+//!   f64 norm's reciprocal, rounded to f32; archives: rows within 2^-22 of unit length kept,
+//!   others normalized on load, so a saved store opens with its own bits);
 //! - search hits: count <= top_k (= min(top_k, candidates) without a threshold), sorted by value
 //!   (descending for cosine/dot, ascending for euclidean) with ties by ascending row index,
 //!   index < len and inside `within_rows`, id equal to the shadow id, value finite, within a
@@ -1971,15 +1972,25 @@ fn op_save(cx: &Cx, st: &mut State, path: PathSpec, flag_bits: u8) {
     st.shadow.as_mut().unwrap().bound = Some(target);
 }
 
-/// The shadow of a store opened from an archive: a normalize store re-normalizes its rows.
+/// The shadow of a store opened from an archive: a normalize store keeps the rows that are
+/// unit length (f64 norm within 2^-22 of 1, as every row it saved is) and normalizes others.
 fn opened(file: &FileShadow, bound: Option<PathBuf>) -> Shadow {
-    Shadow {
-        dims: file.dims,
-        normalize: file.normalize,
-        rows: stored_rows(&file.rows, file.dims, file.normalize),
-        ids: file.ids.clone(),
-        bound,
-    }
+    let rows = if file.normalize {
+        file.rows
+            .chunks_exact(file.dims)
+            .flat_map(|row| {
+                let norm = nvs::kernels::portable::norm_sq_f64(row).sqrt();
+                if (norm - 1.0).abs() <= 1.0 / (1u64 << 22) as f64 {
+                    row.to_vec()
+                } else {
+                    normalized(row)
+                }
+            })
+            .collect()
+    } else {
+        file.rows.clone()
+    };
+    Shadow { dims: file.dims, normalize: file.normalize, rows, ids: file.ids.clone(), bound }
 }
 
 fn op_open(cx: &Cx, st: &mut State, path: PathSpec, flag_bits: u8, null_out: bool) {

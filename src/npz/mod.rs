@@ -8,6 +8,7 @@
 //! see `atomic.rs`.
 
 mod atomic;
+mod deflate;
 mod npy;
 mod pickle;
 mod read;
@@ -19,6 +20,7 @@ use std::io::{self, BufReader, Cursor};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{fail, Result};
+pub(crate) use read::RowSink;
 
 /// The member names without `.npy`, in the order they are written (and checked).
 pub(crate) const FIELDS: [&str; 5] = ["format_version", "dimensions", "normalize", "vectors", "metadata"];
@@ -123,7 +125,16 @@ pub(crate) fn file_kind(file_type: &FileType) -> &'static str {
 
 /// Read and validate an archive held in memory.
 pub fn read_bytes(bytes: &[u8], options: ReadOptions) -> Result<Archive> {
-    read::read_archive(Cursor::new(bytes), bytes.len() as u64, "archive".to_string(), options)
+    read_bytes_into(bytes, options, &mut ())
+}
+
+/// [`read_bytes`], handing the rows to `sink` as they are decoded.
+pub(crate) fn read_bytes_into(
+    bytes: &[u8],
+    options: ReadOptions,
+    sink: &mut impl RowSink,
+) -> Result<Archive> {
+    read::read_archive(Cursor::new(bytes), bytes.len() as u64, "archive".to_string(), options, sink)
 }
 
 /// Read and validate the archive at `path` (used as given; see [`resolve_path`]).
@@ -135,6 +146,11 @@ pub fn read_bytes(bytes: &[u8], options: ReadOptions) -> Result<Archive> {
 /// changes nothing for a regular file, and keeps a pseudo-file that claims to be regular from
 /// blocking) and `O_NOCTTY`.
 pub fn read_file(path: &Path, options: ReadOptions) -> Result<Archive> {
+    read_file_into(path, options, &mut ())
+}
+
+/// [`read_file`], handing the rows to `sink` as they are decoded.
+pub(crate) fn read_file_into(path: &Path, options: ReadOptions, sink: &mut impl RowSink) -> Result<Archive> {
     match fs::metadata(path) {
         Ok(meta) => check_regular(path, &meta)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound && path.is_symlink() => {
@@ -158,8 +174,10 @@ pub fn read_file(path: &Path, options: ReadOptions) -> Result<Archive> {
         Err(e) => fail!(Io, "cannot open {}: {e}", path.display()),
     };
     check_regular(path, &meta)?;
-    let reader = BufReader::with_capacity(256 * 1024, file);
-    read::read_archive(reader, meta.len(), format!("archive {}", path.display()), options)
+    // The buffer serves the small reads (zip directory, headers, scalars); the rows are read
+    // in chunks at least this large, which bypass it.
+    let reader = BufReader::with_capacity(64 * 1024, file);
+    read::read_archive(reader, meta.len(), format!("archive {}", path.display()), options, sink)
 }
 
 fn check_regular(path: &Path, meta: &fs::Metadata) -> Result<()> {

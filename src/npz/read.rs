@@ -2,6 +2,11 @@
 //! against what the zip container can physically hold before memory is reserved, every member
 //! is read to its end (so the zip layer verifies its CRC), and a member never yields more or
 //! fewer bytes than its `.npy` header's shape needs.
+//!
+//! The rows take one pass: each chunk of `vectors.npy` is read from the file into a small
+//! buffer (the zip layer checksums it there), decoded into the buffer the store keeps, and its
+//! whole rows go to a [`RowSink`] while they are still in cache (the store checks and
+//! normalizes them there), so no pass over the rows ever runs from main memory again.
 
 use std::io::{self, Read, Seek};
 
@@ -19,6 +24,9 @@ use crate::memory;
 const MAX_DEFLATE_RATIO: u64 = 1032;
 /// Read granularity (a multiple of every element size).
 const CHUNK: usize = 64 * 1024;
+/// Read granularity of the rows: large enough that the per-read costs vanish (and reads bypass
+/// the file's buffer), small enough that a chunk, decoded, is still in L2 when the sink visits it.
+const ROWS_CHUNK: usize = 256 * 1024;
 /// Below this, a member's data buffer is reserved whole; above it, a compressed member's
 /// buffer grows with the bytes actually decompressed, so a lying size costs nothing.
 const EAGER_RESERVE: u64 = 64 * 1024 * 1024;
@@ -31,6 +39,26 @@ const MAX_LISTED: usize = 5;
 
 fn format_error(message: String) -> Error {
     Error::new(ErrorKind::Format, message)
+}
+
+/// Where decoded rows go while they are hot: the store checks and normalizes them there.
+pub(crate) trait RowSink {
+    /// Called once the archive's `dimensions` and `normalize` are known and `vectors.npy`'s
+    /// shape is checked, before any row; `rows` is the row count worth reserving room for (0
+    /// when the member's size is not yet trusted).
+    fn start(&mut self, dimensions: usize, normalize: bool, rows: usize);
+    /// The next whole rows, in the buffer the archive will return (C order, native floats);
+    /// a sink may change them in place. Every row is handed over once, in order (those of a
+    /// Fortran-ordered member after the transposition), as it is decoded: before the member's
+    /// CRC and the rest of the archive are checked, so a sink keeps its verdict for the end
+    /// and the rows count for nothing if reading fails.
+    fn rows(&mut self, rows: &mut [f32]);
+}
+
+/// Reading only: nothing to do with the rows.
+impl RowSink for () {
+    fn start(&mut self, _: usize, _: bool, _: usize) {}
+    fn rows(&mut self, _: &mut [f32]) {}
 }
 
 /// The archive being read: the zip directory plus what messages need.
@@ -122,12 +150,13 @@ impl<R: Read> Member<'_, R> {
         Ok(len)
     }
 
-    /// Stream exactly `len` data bytes to `sink` in chunks that are whole elements.
-    fn read_data(&mut self, len: u64, mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let mut buf = vec![0u8; CHUNK.min(len as usize)];
+    /// Stream exactly `len` data bytes to `sink` in chunks of at most `chunk` bytes that are
+    /// whole elements.
+    fn read_data(&mut self, len: u64, chunk: usize, mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        let mut buf = vec![0u8; chunk.min(len as usize)];
         let mut remaining = len;
         while remaining > 0 {
-            let want = (remaining as usize).min(CHUNK);
+            let want = (remaining as usize).min(chunk);
             let got = fill(&mut self.file, &mut buf[..want]).map_err(|e| self.io(e))?;
             if got < want {
                 return Err(self.fail(format_args!(
@@ -205,7 +234,7 @@ impl<R: Read> Member<'_, R> {
         }
         let len = self.data_len()?;
         let mut out = Vec::with_capacity(len as usize);
-        self.read_data(len, |chunk| {
+        self.read_data(len, CHUNK, |chunk| {
             out.extend_from_slice(chunk);
             Ok(())
         })?;
@@ -277,8 +306,14 @@ impl<R: Read + Seek> Reader<R> {
         Ok(bytes[0] != 0)
     }
 
-    /// `vectors.npy`: a 2-D float32 array `dimensions` wide, returned in C order.
-    fn vectors(&mut self, dimensions: usize) -> Result<(usize, Vec<f32>)> {
+    /// `vectors.npy`: a 2-D float32 array `dimensions` wide, returned in C order; its rows
+    /// go to `sink` as they are decoded.
+    fn vectors(
+        &mut self,
+        dimensions: usize,
+        normalize: bool,
+        sink: &mut impl RowSink,
+    ) -> Result<(usize, Vec<f32>)> {
         let mut m = self.member(FIELD_VECTORS)?;
         let ctx = m.ctx;
         let shape = npy::shape_repr(&m.header.shape);
@@ -302,27 +337,40 @@ impl<R: Read + Seek> Reader<R> {
         let (Ok(rows), Ok(count)) = (usize::try_from(rows), usize::try_from(len / 4)) else {
             return Err(m.fail(format_args!("has shape {shape}, which is too large for this machine")));
         };
-        // The rows are decoded straight into the buffer the store keeps (see
-        // `VectorStore::prepare_owned_rows`): open needs no second copy of them.
+        // The rows are decoded straight into the buffer the store keeps: open needs no second
+        // copy of them.
         let mut out: Vec<f32> = Vec::new();
-        if m.stored
+        let trusted = m.stored
             || len <= EAGER_RESERVE
-            || m.declared <= m.compressed.saturating_mul(PLAUSIBLE_FLOAT_RATIO)
-        {
+            || m.declared <= m.compressed.saturating_mul(PLAUSIBLE_FLOAT_RATIO);
+        if trusted {
             out.try_reserve_exact(count)?;
             memory::advise_huge_pages(&mut out);
         }
-        m.read_data(len, |chunk| {
+        sink.start(dimensions, normalize, if trusted { rows } else { 0 });
+        // Fortran-ordered rows are whole only after the transposition.
+        let transposed = m.header.fortran_order && rows > 1 && dimensions > 1;
+        let mut visited = 0;
+        m.read_data(len, ROWS_CHUNK, |chunk| {
             out.try_reserve(chunk.len() / 4)?;
-            let decode = match order {
-                Order::Little => f32::from_le_bytes,
-                Order::Big => f32::from_be_bytes,
-            };
-            out.extend(chunk.chunks_exact(4).map(|b| decode([b[0], b[1], b[2], b[3]])));
+            match order {
+                Order::Little => {
+                    out.extend(chunk.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                }
+                Order::Big => {
+                    out.extend(chunk.chunks_exact(4).map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+                }
+            }
+            if !transposed {
+                let whole = out.len() - out.len() % dimensions;
+                sink.rows(&mut out[visited..whole]);
+                visited = whole;
+            }
             Ok(())
         })?;
-        if m.header.fortran_order && rows > 1 && dimensions > 1 {
+        if transposed {
             out = transpose(&out, rows, dimensions)?;
+            sink.rows(&mut out);
         }
         Ok((rows, out))
     }
@@ -356,7 +404,7 @@ impl<R: Read + Seek> Reader<R> {
                 let mut ids = Vec::new();
                 ids.try_reserve_exact(rows)?;
                 let mut negative = None;
-                m.read_data(len, |chunk| {
+                m.read_data(len, CHUNK, |chunk| {
                     for b in chunk.chunks_exact(size) {
                         let v = dtype.decode_int(b).unwrap_or_default();
                         if v < 0 && negative.is_none() {
@@ -419,12 +467,14 @@ fn list(names: &[String]) -> String {
     format!("{}{tail}", shown.join(", "))
 }
 
-/// Read and validate a whole archive from `reader` (`total_len` bytes long).
+/// Read and validate a whole archive from `reader` (`total_len` bytes long), handing its rows
+/// to `sink` as they are decoded.
 pub(crate) fn read_archive<R: Read + Seek>(
     reader: R,
     total_len: u64,
     ctx: String,
     options: ReadOptions,
+    sink: &mut impl RowSink,
 ) -> Result<Archive> {
     let zip = ZipArchive::new(reader).map_err(|e| zip_error(&ctx, None, e))?;
     if zip.has_duplicate_names() {
@@ -467,7 +517,7 @@ pub(crate) fn read_archive<R: Read + Seek>(
     let Ok(dimensions) = usize::try_from(dimensions) else {
         return Err(format_error(format!("{ctx}: dimensions {dimensions} is too large")));
     };
-    let (rows, vectors) = reader.vectors(dimensions)?;
+    let (rows, vectors) = reader.vectors(dimensions, normalize, sink)?;
     let ids = reader.metadata(rows, options)?;
     Ok(Archive { dimensions, normalize, vectors, ids })
 }
