@@ -12,6 +12,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod column;
 pub mod error;
 pub mod ffi;
 #[doc(hidden)]

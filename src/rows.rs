@@ -4,6 +4,9 @@
 //! with one rule for loaded rows (see [`UNIT_TOLERANCE`]): a normalize store keeps an archive
 //! row that is already unit length as it is, so a saved store opens with its own bits.
 
+use std::sync::OnceLock;
+
+use crate::column::Column;
 use crate::error::{fail, Error, Result};
 use crate::kernels::Kernel;
 use crate::memory;
@@ -15,14 +18,29 @@ pub(crate) struct Layout {
     pub(crate) normalize: bool,
 }
 
-/// Row storage. Rows are contiguous row-major float32; `norms` (raw stores only) caches each
-/// row's f64 norm for cosine search.
-#[derive(Debug, Default, Clone)]
+/// Row storage: row-major float32 values and one id per row, each a [`Column`] (a prefix that
+/// may be mapped from an archive, then private memory). Raw stores cache each row's f64 norm
+/// for their searches ([`Rows::norms`]).
+#[derive(Debug, Clone)]
 pub(crate) struct Rows {
-    pub(crate) vectors: Vec<f32>,
-    pub(crate) ids: Vec<u64>,
-    pub(crate) norms: Vec<f64>,
-    pub(crate) zero_norm_rows: usize,
+    pub(crate) vectors: Column<f32>,
+    pub(crate) ids: Column<u64>,
+    /// Unset only for a mapped raw store until a search needs them: the open does not read
+    /// the rows. Normalized stores keep none (an empty, set value).
+    norms: OnceLock<Norms>,
+}
+
+/// The cached f64 norms of a raw store's rows, and how many are zero.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Norms {
+    pub(crate) values: Vec<f64>,
+    pub(crate) zero_rows: usize,
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows { vectors: Column::default(), ids: Column::default(), norms: OnceLock::from(Norms::default()) }
+    }
 }
 
 /// Rows validated and prepared for storage but not yet visible.
@@ -92,6 +110,26 @@ impl Layout {
         Loading { layout: *self, stats, norms, done: 0, failed, what }
     }
 
+    /// The checks of a loaded archive for rows that stay where they are (a verified mapped
+    /// open): finite values, and for a normalize store no zero row. The raw store's norms, or
+    /// `None` when a normalize store holds a row that is not unit length within
+    /// [`UNIT_TOLERANCE`] (it must be normalized, so it cannot stay in place).
+    pub(crate) fn check_in_place(&self, vectors: &[f32], what: &str) -> Result<Option<Norms>> {
+        let mut stats = RowStats::new(self.normalize);
+        let mut norms = Norms { values: self.norms_for(vectors.len() / self.dimensions)?, zero_rows: 0 };
+        let mut unit = true;
+        for (r, row) in vectors.chunks_exact(self.dimensions).enumerate() {
+            let norm = stats.visit(r, row, what)?;
+            match self.normalize {
+                false => norms.values.push(norm),
+                true => unit &= norm == 0.0 || (norm - 1.0).abs() <= UNIT_TOLERANCE,
+            }
+        }
+        stats.check_zero_rows(what)?;
+        norms.zero_rows = stats.zero_norm_rows;
+        Ok(unit.then_some(norms))
+    }
+
     /// Room for the cached norms of `rows` rows (raw stores only; normalized stores keep none).
     fn norms_for(&self, rows: usize) -> Result<Vec<f64>> {
         let mut norms = Vec::new();
@@ -107,15 +145,52 @@ impl Rows {
         self.ids.len()
     }
 
+    /// Row `i` of a store `d` wide.
+    #[inline]
+    pub(crate) fn row(&self, i: usize, d: usize) -> &[f32] {
+        self.vectors.chunk(i * d, (i + 1) * d)
+    }
+
     /// All rows at once (open and reload, after the archive was fully validated).
     pub(crate) fn from_prepared(prepared: PreparedRows, ids: Vec<u64>) -> Self {
         debug_assert!(prepared.norms.is_empty() || prepared.norms.len() == ids.len());
         Rows {
-            vectors: prepared.vectors,
-            ids,
-            norms: prepared.norms,
-            zero_norm_rows: prepared.zero_norm_rows,
+            vectors: Column::new(prepared.vectors),
+            ids: Column::new(ids),
+            norms: OnceLock::from(Norms { values: prepared.norms, zero_rows: prepared.zero_norm_rows }),
         }
+    }
+
+    /// Rows left in place in a mapped archive. `norms`: `None` for a raw store whose rows
+    /// were not read (computed when a search first needs them); normalized stores keep none.
+    pub(crate) fn from_mapped(vectors: Column<f32>, ids: Column<u64>, norms: Option<Norms>) -> Self {
+        let lock = OnceLock::new();
+        if let Some(n) = norms {
+            let _ = lock.set(n);
+        }
+        Rows { vectors, ids, norms: lock }
+    }
+
+    /// Whether some rows live in a mapped archive.
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.vectors.is_mapped()
+    }
+
+    /// The cached norms (raw stores; empty for normalized ones), computed over every row on
+    /// first use after a mapped open of a raw store. `d`: the store's dimensions.
+    pub(crate) fn norms(&self, d: usize) -> &Norms {
+        self.norms.get_or_init(|| {
+            let kernel = Kernel::active();
+            let mut norms = Norms::default();
+            for part in self.vectors.parts() {
+                for row in part.chunks_exact(d) {
+                    let n = kernel.norm_sq_f64(row).sqrt();
+                    norms.zero_rows += (n == 0.0) as usize;
+                    norms.values.push(n);
+                }
+            }
+            norms
+        })
     }
 
     /// Append a small batch, prepared where it will stay: no temporary buffer, no second copy
@@ -129,28 +204,36 @@ impl Rows {
         ids: Option<&[u64]>,
     ) -> Result<()> {
         let n = vectors.len() / layout.dimensions;
-        self.vectors.try_reserve(vectors.len())?;
-        self.ids.try_reserve(n)?;
-        if !layout.normalize {
-            self.norms.try_reserve(n)?;
-        }
         let start = self.len();
-        let mut tail =
-            Rollback { vectors: self.vectors.len(), norms: self.norms.len(), rows: self, done: false };
-        tail.rows.vectors.extend_from_slice(vectors);
+        self.vectors.owned_mut().try_reserve(vectors.len())?;
+        self.ids.owned_mut().try_reserve(n)?;
+        // Norms not computed yet (a mapped raw store) will be computed over every row later.
+        let mut unset = Norms::default();
+        let norms = self.norms.get_mut().unwrap_or(&mut unset);
+        if !layout.normalize {
+            norms.values.try_reserve(n)?;
+        }
+        let owned = self.vectors.owned_mut();
+        let mut tail = Rollback {
+            vectors: owned.len(),
+            norms: norms.values.len(),
+            owned,
+            norm_values: &mut norms.values,
+            done: false,
+        };
+        tail.owned.extend_from_slice(vectors);
         let mut stats = RowStats::new(layout.normalize);
-        let rows = &mut *tail.rows;
-        for (r, row) in rows.vectors[tail.vectors..].chunks_exact_mut(layout.dimensions).enumerate() {
-            stats.prepare(r, row, &mut rows.norms, "vectors")?;
+        let from = tail.vectors;
+        for (r, row) in tail.owned[from..].chunks_exact_mut(layout.dimensions).enumerate() {
+            stats.prepare(r, row, tail.norm_values, "vectors")?;
         }
         stats.check_zero_rows("vectors")?;
         tail.done = true;
-        let rows = &mut *tail.rows;
+        norms.zero_rows += stats.zero_norm_rows;
         match ids {
-            Some(ids) => rows.ids.extend_from_slice(ids),
-            None => rows.ids.extend((start..start + n).map(|i| i as u64)),
+            Some(ids) => self.ids.owned_mut().extend_from_slice(ids),
+            None => self.ids.owned_mut().extend((start..start + n).map(|i| i as u64)),
         }
-        rows.zero_norm_rows += stats.zero_norm_rows;
         Ok(())
     }
 
@@ -159,21 +242,26 @@ impl Rows {
     /// geometric, so many small appends stay amortized O(1) per row.
     pub(crate) fn append(&mut self, prepared: PreparedRows, n: usize, ids: Option<&[u64]>) -> Result<()> {
         let start = self.len();
-        self.ids.try_reserve(n)?;
-        self.norms.try_reserve(prepared.norms.len())?;
-        if self.vectors.is_empty() && self.vectors.capacity() < prepared.vectors.len() {
+        self.ids.owned_mut().try_reserve(n)?;
+        if let Some(norms) = self.norms.get_mut() {
+            norms.values.try_reserve(prepared.norms.len())?;
+        }
+        let owned = self.vectors.owned_mut();
+        if owned.is_empty() && owned.capacity() < prepared.vectors.len() {
             // The first batch into an empty store: take the prepared buffer, no second copy.
-            self.vectors = prepared.vectors;
+            *owned = prepared.vectors;
         } else {
-            self.vectors.try_reserve(prepared.vectors.len())?;
-            self.vectors.extend_from_slice(&prepared.vectors);
+            owned.try_reserve(prepared.vectors.len())?;
+            owned.extend_from_slice(&prepared.vectors);
         }
         match ids {
-            Some(ids) => self.ids.extend_from_slice(ids),
-            None => self.ids.extend((start..start + n).map(|i| i as u64)),
+            Some(ids) => self.ids.owned_mut().extend_from_slice(ids),
+            None => self.ids.owned_mut().extend((start..start + n).map(|i| i as u64)),
         }
-        self.norms.extend_from_slice(&prepared.norms);
-        self.zero_norm_rows += prepared.zero_norm_rows;
+        if let Some(norms) = self.norms.get_mut() {
+            norms.values.extend_from_slice(&prepared.norms);
+            norms.zero_rows += prepared.zero_norm_rows;
+        }
         Ok(())
     }
 }
@@ -247,7 +335,8 @@ pub(crate) const UNIT_TOLERANCE: f64 = 1.0 / (1u64 << 22) as f64;
 
 /// Cuts rows appended by [`Rows::append_in_place`] back unless it finished (also on unwind).
 struct Rollback<'a> {
-    rows: &'a mut Rows,
+    owned: &'a mut Vec<f32>,
+    norm_values: &'a mut Vec<f64>,
     vectors: usize,
     norms: usize,
     done: bool,
@@ -256,8 +345,8 @@ struct Rollback<'a> {
 impl Drop for Rollback<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.rows.vectors.truncate(self.vectors);
-            self.rows.norms.truncate(self.norms);
+            self.owned.truncate(self.vectors);
+            self.norm_values.truncate(self.norms);
         }
     }
 }
@@ -321,6 +410,19 @@ impl RowStats {
             fail!(ZeroNorm, "{what} row {r} has zero norm and cannot be normalized");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Rows {
+    /// Everything the rows hold, to compare (values, ids, norms, zero-norm rows).
+    fn snapshot(&self, d: usize) -> (Vec<f32>, Vec<u64>, Vec<f64>, usize) {
+        let mut v = vec![0.0; self.vectors.len()];
+        self.vectors.copy_to(0, &mut v);
+        let mut i = vec![0; self.len()];
+        self.ids.copy_to(0, &mut i);
+        let n = self.norms(d);
+        (v, i, n.values.clone(), n.zero_rows)
     }
 }
 
@@ -391,15 +493,7 @@ mod tests {
                     for e in [a, b, c] {
                         assert_eq!(&(e.kind, e.message), want, "d={d} normalize={normalize}");
                     }
-                    assert_eq!(
-                        (after.vectors, after.ids, after.norms, after.zero_norm_rows),
-                        (
-                            before.vectors.clone(),
-                            before.ids.clone(),
-                            before.norms.clone(),
-                            before.zero_norm_rows
-                        )
-                    );
+                    assert_eq!(after.snapshot(d), before.snapshot(d));
                 };
                 let mut data = rows(20, d);
                 if normalize {
@@ -416,13 +510,13 @@ mod tests {
                 assert_eq!(copied, in_place, "d={d} normalize={normalize}");
                 let (result, after) = appended(&data);
                 result.unwrap();
-                let tail =
-                    |v: &[f32]| v[before.vectors.len()..].iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                assert_eq!(tail(&after.vectors), copied.0);
-                let norms: Vec<u64> = after.norms[before.norms.len()..].iter().map(|v| v.to_bits()).collect();
+                let (before, after) = (before.snapshot(d), after.snapshot(d));
+                let tail = after.0[before.0.len()..].iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(tail, copied.0);
+                let norms: Vec<u64> = after.2[before.2.len()..].iter().map(|v| v.to_bits()).collect();
                 assert_eq!(norms, copied.1);
-                assert_eq!(after.zero_norm_rows - before.zero_norm_rows, copied.2);
-                assert_eq!(after.ids[2..], (2..2 + data.len() as u64 / d as u64).collect::<Vec<_>>()[..]);
+                assert_eq!(after.3 - before.3, copied.2);
+                assert_eq!(after.1[2..], (2..2 + data.len() as u64 / d as u64).collect::<Vec<_>>()[..]);
                 let mut bad = data.clone();
                 bad[d + d / 2] = f32::NAN;
                 let e = layout.prepare_rows(&bad, "vectors").err().unwrap();

@@ -92,9 +92,9 @@ impl VectorStore {
             if v.len() < d {
                 fail!(BufferTooSmall, "vector buffer holds {} floats, a row needs {d}", v.len());
             }
-            v[..d].copy_from_slice(&rows.vectors[index * d..(index + 1) * d]);
+            v[..d].copy_from_slice(rows.row(index, d));
         }
-        Ok(rows.ids[index])
+        Ok(rows.ids.get(index))
     }
 
     /// A copy of row `index` and its id, or `None` past the end.
@@ -114,8 +114,8 @@ impl VectorStore {
     ) -> Result<()> {
         let rows = self.read();
         let len = rows.len();
-        let end = match start.checked_add(count) {
-            Some(end) if end <= len => end,
+        match start.checked_add(count) {
+            Some(end) if end <= len => {}
             _ => fail!(OutOfRange, "rows {start}..{start}+{count} are outside the store ({len} rows)"),
         };
         let d = self.layout.dimensions;
@@ -135,10 +135,10 @@ impl VectorStore {
             }
         }
         if let Some(v) = vectors {
-            v[..count * d].copy_from_slice(&rows.vectors[start * d..end * d]);
+            rows.vectors.copy_to(start * d, &mut v[..count * d]);
         }
         if let Some(i) = ids {
-            i[..count].copy_from_slice(&rows.ids[start..end]);
+            rows.ids.copy_to(start, &mut i[..count]);
         }
         Ok(())
     }
@@ -177,6 +177,12 @@ impl VectorStore {
 
     /// Replace every row at once (open and reload, after the archive was fully validated).
     pub(crate) fn replace_rows(&self, prepared: PreparedRows, ids: Vec<u64>) {
-        *self.write() = Rows::from_prepared(prepared, ids);
+        self.replace_all(Rows::from_prepared(prepared, ids));
+    }
+
+    /// Swap in new rows (a reload); the old ones, and any mapping they held, are released.
+    pub(crate) fn replace_all(&self, rows: Rows) {
+        let old = std::mem::replace(&mut *self.write(), rows);
+        drop(old);
     }
 }

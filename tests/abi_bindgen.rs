@@ -101,6 +101,7 @@ macro_rules! abi_spec {
         $check!($names; nvs_store_reload: fn(*mut nvs_store) -> nvs_status);
         $check!($names; nvs_store_reload_with_flags: fn(*mut nvs_store, u32) -> nvs_status);
         $check!($names; nvs_store_file_path: fn(*const nvs_store, *mut c_char, usize, *mut usize) -> nvs_status);
+        $check!($names; nvs_store_is_mapped: fn(*const nvs_store) -> bool);
     };
 }
 

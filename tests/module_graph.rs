@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["status", "test_support"],
     &["error", "memory", "pool"],
-    &["kernels"],
+    &["kernels", "column"],
     &["rows"],
     &["search"],
     &["store"],

@@ -1077,7 +1077,7 @@ fn metadata_problems() {
     assert_eq!(contents(&s).3, vec![7, 8]);
     // Integers outside the uint64 range: FORMAT naming the row, even with row-index metadata
     // (replacing real ids by row indexes would lose them silently).
-    let row_index = ReadOptions { row_index_metadata: true };
+    let row_index = ReadOptions { row_index_metadata: true, ..Default::default() };
     let negative = m("<i8", "(2,)", [5i64, -6].iter().flat_map(|x| x.to_le_bytes()).collect());
     assert_format(&negative, "row 1 holds the integer -6");
     assert_eq!(kind(VectorStore::open_bytes(&negative, row_index)).0, ErrorKind::Format);
@@ -1116,7 +1116,8 @@ fn pickled_metadata() {
         &dicts,
         "metadata must be integers in the uint64 range; open with row-index metadata to ignore it",
     );
-    let s = VectorStore::open_bytes(&dicts, ReadOptions { row_index_metadata: true }).unwrap();
+    let s = VectorStore::open_bytes(&dicts, ReadOptions { row_index_metadata: true, ..Default::default() })
+        .unwrap();
     assert_eq!(contents(&s).3, vec![0, 1]);
     // A pickle that cannot be parsed at all: row indexes with the flag, FORMAT without.
     let junk = zip_bytes(&with(
@@ -1126,7 +1127,11 @@ fn pickled_metadata() {
     ));
     assert_format(&junk, "os.system");
     assert_eq!(
-        contents(&VectorStore::open_bytes(&junk, ReadOptions { row_index_metadata: true }).unwrap()).3,
+        contents(
+            &VectorStore::open_bytes(&junk, ReadOptions { row_index_metadata: true, ..Default::default() })
+                .unwrap()
+        )
+        .3,
         vec![0, 1]
     );
     // Three pickled ints for two rows.
@@ -1293,5 +1298,224 @@ fn saving_is_deterministic() {
         s.save(Some(&a), options).unwrap();
         s.save(Some(&b), options).unwrap();
         assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapped open (NVS_OPEN_MAP)
+
+const MAP: ReadOptions = ReadOptions { row_index_metadata: false, map: true, verify: false };
+const MAP_VERIFIED: ReadOptions = ReadOptions { row_index_metadata: false, map: true, verify: true };
+const UNCOMPRESSED: WriteOptions = WriteOptions { uncompressed: true, pickled_metadata: false };
+
+/// Every metric's hits for a few queries, single and batch, with and without a prefilter
+/// that takes rows from both ends of the store.
+fn every_search(s: &VectorStore) -> Vec<(usize, u64, u64)> {
+    let d = s.dimensions();
+    let queries = rows(3, d, 99);
+    let within: Vec<usize> = (0..s.len()).filter(|r| r % 3 != 1).collect();
+    let mut out = Vec::new();
+    for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+        for within in [None, Some(&within[..])] {
+            let options = SearchOptions { top_k: 7, within_rows: within, ..Default::default() };
+            let batch = s.search_batch(metric, &queries, &options).unwrap();
+            for (q, hits) in queries.chunks(d).zip(&batch) {
+                assert_eq!(&s.search(metric, q, &options).unwrap(), hits, "batch equals single");
+                out.extend(hits.iter().map(|h| (h.index, h.id, h.value.to_bits())));
+            }
+        }
+    }
+    out
+}
+
+/// Where the zip header with `signature` for member `name` (which follows `fixed` bytes of
+/// header) starts.
+fn find_header(bytes: &[u8], signature: [u8; 4], fixed: usize, name: &[u8]) -> usize {
+    bytes.windows(fixed + name.len()).position(|w| w[..4] == signature && &w[fixed..] == name).unwrap()
+}
+
+/// Where `vectors.npy`'s array data starts in an archive file (after its local header and
+/// its .npy header).
+fn vectors_data_offset(bytes: &[u8]) -> usize {
+    let at = find_header(bytes, [0x50, 0x4b, 3, 4], 30, b"vectors.npy");
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]) as usize;
+    let data = at + 30 + u16_at(at + 26) + u16_at(at + 28);
+    data + 10 + u16_at(data + 8)
+}
+
+#[test]
+fn mapped_open_searches_rows_in_place_like_an_ordinary_open() {
+    let dir = tmp();
+    for normalize in [true, false] {
+        for (n, d) in [(0, 3), (1, 1), (300, 17), (1000, 64)] {
+            let store = filled(n, d, normalize, 5);
+            let path = dir.path().join(format!("s{n}-{d}-{normalize}.npz"));
+            store.save(Some(&path), UNCOMPRESSED).unwrap();
+            let bytes = fs::read(&path).unwrap();
+            if n > 0 {
+                assert_eq!(vectors_data_offset(&bytes) % 64, 0, "rows aligned to 64 bytes");
+            }
+            let ordinary = VectorStore::open(&path, ReadOptions::default()).unwrap();
+            let mapped = VectorStore::open(&path, MAP).unwrap();
+            assert!(!ordinary.is_mapped());
+            assert_eq!(mapped.is_mapped(), n > 0, "{n} x {d}");
+            assert_same(&ordinary, &mapped);
+            assert_same(&mapped, &VectorStore::open(&path, MAP_VERIFIED).unwrap());
+            assert_eq!(mapped.file_path(), ordinary.file_path());
+            if n > 0 {
+                assert_eq!(every_search(&mapped), every_search(&ordinary), "{n} x {d} normalize={normalize}");
+            }
+        }
+    }
+}
+
+#[test]
+fn archives_that_cannot_be_mapped_open_the_ordinary_way() {
+    let dir = tmp();
+    let store = filled(50, 8, true, 6);
+    for (name, options) in [
+        ("compressed.npz", WriteOptions::default()),
+        ("pickled.npz", WriteOptions { uncompressed: true, pickled_metadata: true }),
+    ] {
+        let path = dir.path().join(name);
+        store.save(Some(&path), options).unwrap();
+        let opened = VectorStore::open(&path, MAP).unwrap();
+        assert_eq!(opened.is_mapped(), name == "pickled.npz", "{name}: rows stored, ids pickled");
+        assert_same(&store, &opened);
+    }
+    // Rows 2 bytes off alignment (an archive built by hand, as other writers may): read.
+    let entries = valid_entries(4);
+    let bytes = zip_bytes(&entries);
+    let path = dir.path().join("unaligned.npz");
+    fs::write(&path, &bytes).unwrap();
+    let opened = VectorStore::open(&path, MAP).unwrap();
+    assert_eq!(opened.is_mapped(), vectors_data_offset(&bytes).is_multiple_of(4));
+    assert_same(&VectorStore::open(&path, ReadOptions::default()).unwrap(), &opened);
+}
+
+#[test]
+fn adds_saves_reloads_and_clears_after_a_mapped_open() {
+    let dir = tmp();
+    let path = dir.path().join("m.npz");
+    for normalize in [true, false] {
+        let d = 24;
+        filled(500, d, normalize, 7).save(Some(&path), UNCOMPRESSED).unwrap();
+        let mapped = VectorStore::open(&path, MAP).unwrap();
+        let ordinary = VectorStore::open(&path, ReadOptions::default()).unwrap();
+        // Rows added after the mapped ones: searches cover both parts (blocks span them).
+        for s in [&mapped, &ordinary] {
+            s.add(&rows(37, d, 8), Some(&(0..37).collect::<Vec<u64>>())).unwrap();
+            s.add(&rows(1, d, 9), None).unwrap();
+            assert_eq!(s.add(&[f32::NAN; 24], None).unwrap_err().kind, ErrorKind::NonFinite);
+        }
+        assert!(mapped.is_mapped());
+        assert_same(&mapped, &ordinary);
+        assert_eq!(every_search(&mapped), every_search(&ordinary));
+        // Saved over the very file it maps: every row is written, the mapping stays valid.
+        mapped.save(None, UNCOMPRESSED).unwrap();
+        assert_same(&mapped, &ordinary);
+        assert_same(&VectorStore::open(&path, MAP).unwrap(), &ordinary);
+        mapped.save(None, WriteOptions::default()).unwrap();
+        assert_same(&VectorStore::open(&path, MAP).unwrap(), &ordinary);
+        // Reload: the ordinary way releases the mapping, a mapped one maps the new file.
+        mapped.reload(ReadOptions::default()).unwrap();
+        assert!(!mapped.is_mapped());
+        mapped.save(None, UNCOMPRESSED).unwrap();
+        mapped.reload(MAP).unwrap();
+        assert!(mapped.is_mapped());
+        assert_same(&mapped, &ordinary);
+        mapped.clear();
+        assert!(!mapped.is_mapped() && mapped.is_empty());
+        let other = dir.path().join("other.npz");
+        filled(5, 3, normalize, 1).save(Some(&other), UNCOMPRESSED).unwrap();
+        let reloading = VectorStore::open(&path, MAP).unwrap();
+        fs::copy(&other, dir.path().join("wrong.npz")).unwrap();
+        let before = contents(&reloading);
+        reloading.save(Some(&dir.path().join("wrong.npz")), UNCOMPRESSED).unwrap_or(());
+        fs::copy(&other, dir.path().join("wrong.npz")).unwrap();
+        assert_eq!(kind(reloading.reload(MAP)).0, ErrorKind::DimensionMismatch);
+        assert_eq!(contents(&reloading), before, "a failed mapped reload changes nothing");
+    }
+}
+
+/// Bytes of `path` with the f32 at row `r`, column `c` of `vectors` replaced.
+fn poke(path: &Path, r: usize, c: usize, d: usize, value: f32) {
+    let mut bytes = fs::read(path).unwrap();
+    let at = vectors_data_offset(&bytes) + (r * d + c) * 4;
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn unverified_mapped_rows_are_trusted_and_verified_ones_checked() {
+    let dir = tmp();
+    let path = dir.path().join("v.npz");
+    for normalize in [true, false] {
+        let d = 8;
+        filled(40, d, normalize, 3).save(Some(&path), UNCOMPRESSED).unwrap();
+        // A changed value: the CRC no longer matches. Unverified, the open trusts the rows
+        // and every search still runs (wrong numbers at worst); verified, it is FORMAT.
+        for value in [0.5, f32::NAN, f32::INFINITY, 1e30] {
+            filled(40, d, normalize, 3).save(Some(&path), UNCOMPRESSED).unwrap();
+            poke(&path, 7, 2, d, value);
+            let trusted = VectorStore::open(&path, MAP).unwrap();
+            assert!(trusted.is_mapped());
+            every_search_runs(&trusted);
+            let (k, message) = kind(VectorStore::open(&path, MAP_VERIFIED));
+            assert_eq!(k, ErrorKind::Format, "{message}");
+            assert_eq!(kind(VectorStore::open(&path, ReadOptions::default())).0, ErrorKind::Format);
+        }
+    }
+    // Rows of a normalize store that are not unit length (another writer's, CRC intact):
+    // a verified mapped open normalizes them into private memory, as an ordinary open does.
+    filled(30, 5, false, 4).save(Some(&path), UNCOMPRESSED).unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    let local = find_header(&bytes, [0x50, 0x4b, 3, 4], 30, b"normalize.npy");
+    let central = find_header(&bytes, [0x50, 0x4b, 1, 2], 46, b"normalize.npy");
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]) as usize;
+    let data = local + 30 + u16_at(local + 26) + u16_at(local + 28);
+    let len = u32::from_le_bytes(bytes[local + 18..local + 22].try_into().unwrap()) as usize;
+    bytes[data + len - 1] = 1;
+    let crc = crc32(&bytes[data..data + len]).to_le_bytes();
+    bytes[local + 14..local + 18].copy_from_slice(&crc);
+    bytes[central + 16..central + 20].copy_from_slice(&crc);
+    fs::write(&path, bytes).unwrap();
+    let verified = VectorStore::open(&path, MAP_VERIFIED).unwrap();
+    assert!(!verified.is_mapped());
+    assert_same(&verified, &VectorStore::open(&path, ReadOptions::default()).unwrap());
+}
+
+fn every_search_runs(s: &VectorStore) {
+    let q = rows(2, s.dimensions(), 4);
+    for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+        let options = SearchOptions { top_k: 5, ..Default::default() };
+        let single = s.search(metric, &q[..s.dimensions()], &options);
+        let batch = s.search_batch(metric, &q, &options);
+        assert_eq!(single.is_ok(), batch.is_ok(), "{metric:?}");
+    }
+}
+
+#[test]
+fn ffi_map_flags() {
+    let dir = tmp();
+    let path = dir.path().join("f.npz");
+    filled(10, 4, false, 2).save(Some(&path), UNCOMPRESSED).unwrap();
+    let c_path = CString::new(path.to_str().unwrap()).unwrap();
+    let mut store = std::ptr::null_mut();
+    unsafe {
+        let flags = ffi::NVS_OPEN_MAP | ffi::NVS_OPEN_VERIFY;
+        assert_eq!(ffi::nvs_store_open_with_flags(c_path.as_ptr(), flags, &mut store), ffi::nvs_status::Ok);
+        assert!(ffi::nvs_store_is_mapped(store));
+        assert_eq!(ffi::nvs_store_reload_with_flags(store, 0), ffi::nvs_status::Ok);
+        assert!(!ffi::nvs_store_is_mapped(store));
+        assert!(!ffi::nvs_store_is_mapped(std::ptr::null()));
+        ffi::nvs_store_free(store);
+        let bytes = fs::read(&path).unwrap();
+        let mut out = std::ptr::null_mut();
+        let status = ffi::nvs_store_open_bytes(bytes.as_ptr(), bytes.len(), ffi::NVS_OPEN_MAP, &mut out);
+        assert_eq!(status, ffi::nvs_status::InvalidArgument);
+        assert!(out.is_null());
+        let message = CStr::from_ptr(ffi::nvs_last_error_message()).to_str().unwrap();
+        assert!(message.contains("NVS_OPEN_MAP needs a file"), "{message}");
     }
 }

@@ -238,3 +238,64 @@ func TestPersistenceErrors(t *testing.T) {
 		t.Fatal("a failed Reload changed the store")
 	}
 }
+
+func TestMappedOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := sample(t, false)
+	defer s.Close()
+	loose := filepath.Join(dir, "loose.npz")
+	err := s.Save(loose, WithUncompressed())
+	skipIfNotBuilt(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(loose, WithMap())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.IsMapped() {
+		t.Fatal("an uncompressed archive should be mapped")
+	}
+	sameRows(t, m, s)
+	for _, metric := range []Metric{Cosine, Dot, Euclidean} {
+		want, err := s.Search(metric, []float32{0.5, -1, 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Search(metric, []float32{0.5, -1, 2})
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("%v: %v %v, want %v", metric, got, err, want)
+		}
+	}
+	// Adds after a mapped open, then a save over the mapped file itself.
+	for _, st := range []*Store{s, m} {
+		if err := st.Add([]float32{1, 1, 1}, []uint64{77}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Save("", WithUncompressed()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Open(loose, WithMap(), WithVerify())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	sameRows(t, v, s)
+	if err := m.Reload(); err != nil || m.IsMapped() {
+		t.Fatalf("reload without WithMap: %v, mapped %v", err, m.IsMapped())
+	}
+	if err := m.Reload(WithMap()); err != nil || !m.IsMapped() {
+		t.Fatalf("reload WithMap: %v, mapped %v", err, m.IsMapped())
+	}
+	if err := m.Clear(); err != nil || m.IsMapped() {
+		t.Fatalf("clear: %v, mapped %v", err, m.IsMapped())
+	}
+	data, err := os.ReadFile(loose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenBytes(data, WithMap())
+	wantErr(t, err, ErrInvalidArgument)
+}

@@ -98,6 +98,23 @@ func WithRowIndexMetadata() OpenOption {
 	return func(c *openConfig) { c.flags |= C.NVS_OPEN_ROW_INDEX_METADATA }
 }
 
+// WithMap maps the archive file and searches its rows in place when it was saved
+// uncompressed ([WithUncompressed]): the open does not read the rows, and processes that map
+// one file share its pages. Any other archive opens the ordinary way; [Store.IsMapped] tells
+// which happened. Rows in place are trusted (a corrupt file gives wrong scores, never a read
+// outside it) unless [WithVerify] is given too. Replace a mapped file by rename (as Save
+// does), never in place: truncating it under a process that maps it raises SIGBUS there.
+// Not for [OpenBytes].
+func WithMap() OpenOption {
+	return func(c *openConfig) { c.flags |= C.NVS_OPEN_MAP }
+}
+
+// WithVerify, with [WithMap], checks rows left in place as an ordinary open does (CRC-32s,
+// finite values, unit length in a normalizing store), reading them once.
+func WithVerify() OpenOption {
+	return func(c *openConfig) { c.flags |= C.NVS_OPEN_VERIFY }
+}
+
 func openFlags(opts []OpenOption) C.uint32_t {
 	var cfg openConfig
 	for _, o := range opts {
@@ -254,6 +271,17 @@ func (s *Store) Len() int {
 	}
 	defer s.mu.RUnlock()
 	return int(C.nvs_store_len(h))
+}
+
+// IsMapped reports whether some rows are searched in place in a mapped archive ([WithMap];
+// false after Close).
+func (s *Store) IsMapped() bool {
+	h, err := s.acquire("IsMapped")
+	if err != nil {
+		return false
+	}
+	defer s.mu.RUnlock()
+	return bool(C.nvs_store_is_mapped(h))
 }
 
 // Clear removes every row and releases its memory. Dimensions, normalize setting and bound

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::store::{from_handle, into_handle, nvs_store};
-use super::{boundary, c_path, nvs_status, required, slice, slice_mut};
+use super::{boundary, boundary_value, c_path, nvs_status, required, slice, slice_mut};
 use crate::error::{Error, ErrorKind};
 use crate::npz::{ReadOptions, WriteOptions};
 use crate::store::VectorStore;
@@ -13,6 +13,25 @@ use crate::store::VectorStore;
 /// failing with `FORMAT`. Integers are never replaced: metadata that is all integers but has
 /// one outside the uint64 range (negative, say) is `FORMAT` naming the row, flag or not.
 pub const NVS_OPEN_ROW_INDEX_METADATA: u32 = 1;
+/// Open flag (files only; `nvs_store_open_bytes` refuses it): map the archive and search its
+/// rows in place, without reading them, when its `vectors` member allows it: stored
+/// uncompressed (`NVS_SAVE_UNCOMPRESSED` saves, which align the rows to 64 bytes),
+/// little-endian float32, C order, 4-byte aligned. uint64 ids stored the same way stay in
+/// place too. Any other archive opens the ordinary way (never an error for that reason);
+/// `nvs_store_is_mapped` tells which happened. Processes that map one file share its pages.
+/// Adds go to private memory; `save` writes every row (also over the mapped file itself: it
+/// is replaced by rename, so the mapping stays valid); `reload` and `clear` release the
+/// mapping. Trust: without `NVS_OPEN_VERIFY` the rows are not read at open, so a corrupt or
+/// hostile file gives wrong scores (a non-finite value, a normalize store's row that is not
+/// unit length), never a read outside the file. If another process truncates or overwrites
+/// the file in place while it is mapped, the process gets SIGBUS (Linux, macOS) when it
+/// touches the lost pages: replace archives by rename (as `nvs_store_save` does), never in
+/// place.
+pub const NVS_OPEN_MAP: u32 = 2;
+/// Open flag, with `NVS_OPEN_MAP`: check rows left in place as an ordinary open checks them
+/// (member CRC-32s, finite values, and unit length for a normalize store, whose rows are
+/// normalized into private memory if they are not), reading them once at open.
+pub const NVS_OPEN_VERIFY: u32 = 4;
 /// Save flag: store the archive members uncompressed (larger file, several times faster load).
 pub const NVS_SAVE_UNCOMPRESSED: u32 = 1;
 /// Save flag: write metadata as a pickled object array of Python ints, the layout that
@@ -24,11 +43,20 @@ pub const NVS_SAVE_PICKLED_METADATA: u32 = 2;
 pub const NVS_PATH_CAPACITY: usize = 4096;
 const _: () = assert!(NVS_PATH_CAPACITY == crate::npz::MAX_PATH_BYTES + 1);
 
-fn read_options(flags: u32) -> Result<ReadOptions, Error> {
-    if flags & !NVS_OPEN_ROW_INDEX_METADATA != 0 {
+/// `file`: whether the archive is a file (only a file can be mapped).
+fn read_options(flags: u32, file: bool) -> Result<ReadOptions, Error> {
+    let known = NVS_OPEN_ROW_INDEX_METADATA | NVS_OPEN_MAP | NVS_OPEN_VERIFY;
+    if flags & !known != 0 {
         return Err(Error::new(ErrorKind::InvalidArgument, format!("unknown open flags {flags:#x}")));
     }
-    Ok(ReadOptions { row_index_metadata: flags & NVS_OPEN_ROW_INDEX_METADATA != 0 })
+    if !file && flags & NVS_OPEN_MAP != 0 {
+        return Err(Error::new(ErrorKind::InvalidArgument, "NVS_OPEN_MAP needs a file, not bytes in memory"));
+    }
+    Ok(ReadOptions {
+        row_index_metadata: flags & NVS_OPEN_ROW_INDEX_METADATA != 0,
+        map: flags & NVS_OPEN_MAP != 0,
+        verify: flags & NVS_OPEN_VERIFY != 0,
+    })
 }
 
 fn write_options(flags: u32) -> Result<WriteOptions, Error> {
@@ -67,7 +95,7 @@ pub unsafe extern "C" fn nvs_store_open_with_flags(
         required(out, "out")?;
         // SAFETY: NUL-terminated path by contract; NULL checked.
         let path = unsafe { c_path(path, "path") }?;
-        let store = VectorStore::open(path, read_options(flags)?)?;
+        let store = VectorStore::open(path, read_options(flags, true)?)?;
         // SAFETY: `out` is writable by contract.
         unsafe { into_handle(store, out) }
     })
@@ -86,7 +114,7 @@ pub unsafe extern "C" fn nvs_store_open_bytes(
         required(out, "out")?;
         // SAFETY: `len` readable bytes by contract; NULL checked.
         let bytes = unsafe { slice(bytes, len, "bytes") }?;
-        let store = VectorStore::open_bytes(bytes, read_options(flags)?)?;
+        let store = VectorStore::open_bytes(bytes, read_options(flags, false)?)?;
         // SAFETY: `out` is writable by contract.
         unsafe { into_handle(store, out) }
     })
@@ -143,8 +171,16 @@ pub unsafe extern "C" fn nvs_store_reload_with_flags(store: *mut nvs_store, flag
     boundary(|| {
         // SAFETY: NULL or a live handle.
         let store = unsafe { from_handle(store) }?;
-        store.reload(read_options(flags)?)
+        store.reload(read_options(flags, true)?)
     })
+}
+
+/// Whether some of the store's rows are searched in place in a mapped archive (an open or
+/// reload with `NVS_OPEN_MAP` that could map; false for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_is_mapped(store: *const nvs_store) -> bool {
+    // SAFETY: NULL or a live handle.
+    boundary_value(false, || unsafe { from_handle(store) }.is_ok_and(|s| s.is_mapped()))
 }
 
 /// Copy the bound absolute path, NUL-terminated, into `buf` (`capacity` bytes) and its length

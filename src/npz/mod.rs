@@ -18,8 +18,10 @@ mod write;
 use std::fs::{self, FileType, OpenOptions};
 use std::io::{self, BufReader, Cursor};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{fail, Result};
+use crate::memory::MappedFile;
 pub(crate) use read::RowSink;
 
 /// The member names without `.npy`, in the order they are written (and checked).
@@ -34,6 +36,10 @@ pub struct Archive {
     /// Row-major float32 rows, `dimensions` wide.
     pub vectors: Vec<f32>,
     pub ids: Vec<u64>,
+    /// Set (and `vectors` left empty) when a mapped read left the rows in place.
+    pub vectors_in_place: Option<InPlace>,
+    /// Set (and `ids` left empty) when a mapped read left the ids in place.
+    pub ids_in_place: Option<InPlace>,
 }
 
 /// How to read an archive.
@@ -43,6 +49,23 @@ pub struct ReadOptions {
     /// numpy-vector-store archives with dict payloads) is replaced by row indexes instead of
     /// failing.
     pub row_index_metadata: bool,
+    /// Open a file by mapping it and leave the rows (and uint64 ids) in place where the
+    /// archive allows it: see `VectorStore::open`.
+    pub map: bool,
+    /// With `map`: check everything an ordinary open checks (CRCs, finite values, unit rows
+    /// of normalize stores), reading the rows once. Without `map` every open does.
+    pub verify: bool,
+}
+
+/// Where an array's data lies in the file when it can be used in place (a stored member,
+/// little-endian, C order, aligned for its values): its byte offset, and its member's bytes
+/// and CRC-32 (to verify it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InPlace {
+    pub data: u64,
+    pub member_start: u64,
+    pub member_len: u64,
+    pub crc: u32,
 }
 
 /// How to write an archive.
@@ -151,6 +174,40 @@ pub fn read_file(path: &Path, options: ReadOptions) -> Result<Archive> {
 
 /// [`read_file`], handing the rows to `sink` as they are decoded.
 pub(crate) fn read_file_into(path: &Path, options: ReadOptions, sink: &mut impl RowSink) -> Result<Archive> {
+    let (file, len) = open_regular(path)?;
+    // The buffer serves the small reads (zip directory, headers, scalars); the rows are read
+    // in chunks at least this large, which bypass it.
+    let reader = BufReader::with_capacity(64 * 1024, file);
+    read::read_archive(reader, len, format!("archive {}", path.display()), options, sink)
+}
+
+/// Map the archive at `path` (checked as by [`read_file`]) and read its structure from the
+/// mapping: arrays that can stay in place (`options.map`) are not read, the others go to
+/// `sink` as usual. `None` for the mapping where the file cannot be mapped (then it was read
+/// the ordinary way).
+pub(crate) fn map_file_into(
+    path: &Path,
+    options: ReadOptions,
+    sink: &mut impl RowSink,
+) -> Result<(Archive, Option<Arc<MappedFile>>)> {
+    let (file, len) = open_regular(path)?;
+    let ctx = format!("archive {}", path.display());
+    match MappedFile::map(&file, len) {
+        Some(map) => {
+            let map = Arc::new(map);
+            let archive = read::read_archive(Cursor::new(map.bytes()), len, ctx, options, sink)?;
+            Ok((archive, Some(map)))
+        }
+        None => {
+            let options = ReadOptions { map: false, ..options };
+            let reader = BufReader::with_capacity(64 * 1024, file);
+            Ok((read::read_archive(reader, len, ctx, options, sink)?, None))
+        }
+    }
+}
+
+/// Open `path` for reading if it is a regular file (see [`read_file`]), with its length.
+fn open_regular(path: &Path) -> Result<(fs::File, u64)> {
     match fs::metadata(path) {
         Ok(meta) => check_regular(path, &meta)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound && path.is_symlink() => {
@@ -174,10 +231,7 @@ pub(crate) fn read_file_into(path: &Path, options: ReadOptions, sink: &mut impl 
         Err(e) => fail!(Io, "cannot open {}: {e}", path.display()),
     };
     check_regular(path, &meta)?;
-    // The buffer serves the small reads (zip directory, headers, scalars); the rows are read
-    // in chunks at least this large, which bypass it.
-    let reader = BufReader::with_capacity(64 * 1024, file);
-    read::read_archive(reader, meta.len(), format!("archive {}", path.display()), options, sink)
+    Ok((file, meta.len()))
 }
 
 fn check_regular(path: &Path, meta: &fs::Metadata) -> Result<()> {
@@ -193,17 +247,20 @@ fn check_regular(path: &Path, meta: &fs::Metadata) -> Result<()> {
 }
 
 /// Write an archive to `path`, atomically replacing any existing file (whose permission bits
-/// the new file keeps). `vectors` is row-major, `dimensions` wide, one row per id.
+/// the new file keeps). `vectors` is row-major, `dimensions` wide, one row per id; both may
+/// come in parts, written in order.
 pub fn write_file(
     path: &Path,
     dimensions: usize,
     normalize: bool,
-    vectors: &[f32],
-    ids: &[u64],
+    vectors: &[&[f32]],
+    ids: &[&[u64]],
     options: WriteOptions,
 ) -> Result<()> {
-    if vectors.len() != ids.len().saturating_mul(dimensions) {
-        fail!(Internal, "{} values do not make {} rows of {dimensions} dimensions", vectors.len(), ids.len());
+    let values: usize = vectors.iter().map(|p| p.len()).sum();
+    let rows: usize = ids.iter().map(|p| p.len()).sum();
+    if values != rows.saturating_mul(dimensions) {
+        fail!(Internal, "{values} values do not make {rows} rows of {dimensions} dimensions");
     }
     atomic::replace_file(path, |out| write::write_archive(out, dimensions, normalize, vectors, ids, options))
 }

@@ -16,7 +16,7 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::npy::{self, Dtype, Header, HeaderError, Order};
 use super::pickle::{self, Refusal};
-use super::{Archive, ReadOptions, FIELDS};
+use super::{Archive, InPlace, ReadOptions, FIELDS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory;
 
@@ -133,6 +133,20 @@ impl<R: Read> Member<'_, R> {
 
     fn io(&self, e: io::Error) -> Error {
         io_error(self.ctx, Some(&self.name), e)
+    }
+
+    /// Where this member's array data lies in the file, if it can be used in place by a
+    /// mapped read: stored, and aligned for values of `size` bytes. The caller checks dtype,
+    /// byte order and layout.
+    fn in_place(&self, size: u64) -> Option<InPlace> {
+        let member_start = self.file.data_start()?;
+        let data = member_start.checked_add(self.header.len)?;
+        (self.stored && cfg!(target_endian = "little") && data.is_multiple_of(size)).then_some(InPlace {
+            data,
+            member_start,
+            member_len: self.declared,
+            crc: self.file.crc32(),
+        })
     }
 
     /// The data length of a fixed-size array, checked against the member's declared size.
@@ -312,8 +326,9 @@ impl<R: Read + Seek> Reader<R> {
         &mut self,
         dimensions: usize,
         normalize: bool,
+        map: bool,
         sink: &mut impl RowSink,
-    ) -> Result<(usize, Vec<f32>)> {
+    ) -> Result<(usize, Vec<f32>, Option<InPlace>)> {
         let mut m = self.member(FIELD_VECTORS)?;
         let ctx = m.ctx;
         let shape = npy::shape_repr(&m.header.shape);
@@ -337,6 +352,12 @@ impl<R: Read + Seek> Reader<R> {
         let (Ok(rows), Ok(count)) = (usize::try_from(rows), usize::try_from(len / 4)) else {
             return Err(m.fail(format_args!("has shape {shape}, which is too large for this machine")));
         };
+        let whole_rows = !m.header.fortran_order || rows <= 1 || dimensions <= 1;
+        if let (true, Order::Little, true) = (map, order, whole_rows) {
+            if let Some(place) = m.in_place(4) {
+                return Ok((rows, Vec::new(), Some(place)));
+            }
+        }
         // The rows are decoded straight into the buffer the store keeps: open needs no second
         // copy of them.
         let mut out: Vec<f32> = Vec::new();
@@ -372,11 +393,11 @@ impl<R: Read + Seek> Reader<R> {
             out = transpose(&out, rows, dimensions)?;
             sink.rows(&mut out);
         }
-        Ok((rows, out))
+        Ok((rows, out, None))
     }
 
     /// `metadata.npy`: ids, one per row.
-    fn metadata(&mut self, rows: usize, options: ReadOptions) -> Result<Vec<u64>> {
+    fn metadata(&mut self, rows: usize, options: ReadOptions) -> Result<(Vec<u64>, Option<InPlace>)> {
         let mut m = self.member(FIELD_METADATA)?;
         let ctx = m.ctx;
         let shape = npy::shape_repr(&m.header.shape);
@@ -398,6 +419,13 @@ impl<R: Read + Seek> Reader<R> {
                 "{ctx}: metadata must be integers in the uint64 range, but row {row} holds the integer {value}"
             ))
         };
+        let uint64 = Dtype::Int { signed: false, size: 8, order: Order::Little };
+        if options.map && m.header.dtype == uint64 {
+            m.data_len()?;
+            if let Some(place) = m.in_place(8) {
+                return Ok((Vec::new(), Some(place)));
+            }
+        }
         let found: String = match m.header.dtype.clone() {
             dtype @ Dtype::Int { size, .. } => {
                 let len = m.data_len()?;
@@ -415,14 +443,14 @@ impl<R: Read + Seek> Reader<R> {
                     Ok(())
                 })?;
                 match negative {
-                    None => return Ok(ids),
+                    None => return Ok((ids, None)),
                     Some((row, v)) => return Err(out_of_range(row, &v.to_string())),
                 }
             }
             Dtype::Object => {
                 let payload = m.read_rest()?;
                 match pickle::read_int_array(&payload) {
-                    Ok(ids) if ids.len() == rows => return Ok(ids),
+                    Ok(ids) if ids.len() == rows => return Ok((ids, None)),
                     Ok(ids) => format!("a pickled array of {} integers", ids.len()),
                     Err(Refusal::OutOfRange { row, value }) => return Err(out_of_range(row, &value)),
                     Err(Refusal::NotIntegers(e)) => {
@@ -436,7 +464,7 @@ impl<R: Read + Seek> Reader<R> {
             }
         };
         if options.row_index_metadata {
-            return Ok((0..rows as u64).collect());
+            return Ok(((0..rows as u64).collect(), None));
         }
         Err(format_error(format!(
             "{ctx}: metadata must be integers in the uint64 range; open with row-index metadata to ignore it (member metadata.npy holds {found})"
@@ -517,7 +545,7 @@ pub(crate) fn read_archive<R: Read + Seek>(
     let Ok(dimensions) = usize::try_from(dimensions) else {
         return Err(format_error(format!("{ctx}: dimensions {dimensions} is too large")));
     };
-    let (rows, vectors) = reader.vectors(dimensions, normalize, sink)?;
-    let ids = reader.metadata(rows, options)?;
-    Ok(Archive { dimensions, normalize, vectors, ids })
+    let (rows, vectors, vectors_in_place) = reader.vectors(dimensions, normalize, options.map, sink)?;
+    let (ids, ids_in_place) = reader.metadata(rows, options)?;
+    Ok(Archive { dimensions, normalize, vectors, ids, vectors_in_place, ids_in_place })
 }

@@ -4,16 +4,34 @@
 use std::path::Path;
 
 use super::{
-    read_bytes_into, read_file_into, resolve_path, write_file, Archive, ReadOptions, RowSink, WriteOptions,
+    map_file_into, read_bytes_into, read_file_into, resolve_path, write_file, Archive, InPlace, ReadOptions,
+    RowSink, WriteOptions,
 };
+use crate::column::Column;
 use crate::error::{fail, Error, ErrorKind, Result};
-use crate::rows::{Layout, Loading, PreparedRows};
+use crate::rows::{Layout, Loading, Norms, PreparedRows, Rows};
 use crate::store::VectorStore;
 
 impl VectorStore {
     /// Open an archive file into a new store bound to that path.
+    ///
+    /// With [`ReadOptions::map`] the file is mapped and, where its `vectors` member is stored
+    /// (an uncompressed save), little-endian float32 in C order and 4-byte aligned (saves
+    /// align it to 64), the rows are searched in place: the open reads the archive's
+    /// structure, not its rows (uint64 ids stored the same way stay in place too). Any other
+    /// archive opens the ordinary way; [`VectorStore::is_mapped`] tells which happened.
+    /// Without [`ReadOptions::verify`] the rows in place are trusted: a corrupt or hostile
+    /// file can give wrong scores (never a read outside the file), and a normalize store's
+    /// rows are taken to be unit length. With it they get every check of an ordinary open.
     pub fn open(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self> {
         let path = resolve_path(path.as_ref())?;
+        if options.map {
+            let (layout, rows) = load_mapped(&path, options, None)?;
+            let store = VectorStore::new(layout.dimensions, layout.normalize)?;
+            store.replace_all(rows);
+            store.bind_path(&path);
+            return Ok(store);
+        }
         let mut rows = Preparing::default();
         let store = Self::from_archive(read_file_into(&path, options, &mut rows)?, rows)?;
         store.bind_path(&path);
@@ -50,7 +68,14 @@ impl VectorStore {
         {
             let rows = self.read();
             let layout = self.layout();
-            write_file(&destination, layout.dimensions, layout.normalize, &rows.vectors, &rows.ids, options)?;
+            write_file(
+                &destination,
+                layout.dimensions,
+                layout.normalize,
+                &rows.vectors.parts(),
+                &rows.ids.parts(),
+                options,
+            )?;
         }
         self.bind_path(&destination);
         Ok(())
@@ -61,31 +86,130 @@ impl VectorStore {
         let Some(path) = self.file_path() else {
             fail!(NoBoundPath, "reload needs a bound file path (open or save to a path first)");
         };
+        if options.map {
+            let (_, rows) = load_mapped(&path, options, Some(self.layout()))?;
+            self.replace_all(rows);
+            return Ok(());
+        }
         let mut rows = Preparing::default();
         let archive = read_file_into(&path, options, &mut rows)?;
         let layout = self.layout();
-        if archive.dimensions != layout.dimensions {
-            fail!(
-                DimensionMismatch,
-                "archive {} has {} dimensions, store has {}",
-                path.display(),
-                archive.dimensions,
-                layout.dimensions
-            );
-        }
-        if archive.normalize != layout.normalize {
-            fail!(
-                InvalidArgument,
-                "archive {} has normalize={}, store has normalize={}",
-                path.display(),
-                archive.normalize,
-                layout.normalize
-            );
-        }
+        check_layout(
+            &path,
+            Layout { dimensions: archive.dimensions, normalize: archive.normalize },
+            Some(layout),
+        )?;
         let prepared = rows.finish(layout, archive.vectors)?;
         self.replace_rows(prepared, archive.ids);
         Ok(())
     }
+
+    /// Whether some of the store's rows are searched in place in a mapped archive.
+    pub fn is_mapped(&self) -> bool {
+        self.read().is_mapped()
+    }
+}
+
+/// The archive `dimensions`/`normalize` must match a reloading store's `expected` layout.
+fn check_layout(path: &Path, found: Layout, expected: Option<Layout>) -> Result<()> {
+    let Some(layout) = expected else { return Ok(()) };
+    if found.dimensions != layout.dimensions {
+        fail!(
+            DimensionMismatch,
+            "archive {} has {} dimensions, store has {}",
+            path.display(),
+            found.dimensions,
+            layout.dimensions
+        );
+    }
+    if found.normalize != layout.normalize {
+        fail!(
+            InvalidArgument,
+            "archive {} has normalize={}, store has normalize={}",
+            path.display(),
+            found.normalize,
+            layout.normalize
+        );
+    }
+    Ok(())
+}
+
+/// Read `path` through a mapping, leaving the rows and ids in place where the archive allows
+/// (see [`VectorStore::open`]), else preparing them as an ordinary open does.
+fn load_mapped(path: &Path, options: ReadOptions, expected: Option<Layout>) -> Result<(Layout, Rows)> {
+    let mut preparing = Preparing::default();
+    let (mut archive, map) = map_file_into(path, options, &mut preparing)?;
+    let layout = Layout::new(archive.dimensions, archive.normalize)
+        .map_err(|e| Error::new(ErrorKind::Format, format!("archive {}", e.message)))?;
+    check_layout(path, layout, expected)?;
+    let as_format =
+        |e: Error| Error::new(ErrorKind::Format, format!("archive {}: {}", path.display(), e.message));
+    let Some(map) = map else {
+        let prepared = preparing.finish(layout, archive.vectors)?;
+        return Ok((layout, Rows::from_prepared(prepared, archive.ids)));
+    };
+    let verify = |place: &InPlace| -> Result<()> {
+        let bytes =
+            &map.bytes()[place.member_start as usize..(place.member_start + place.member_len) as usize];
+        if options.verify && crc32fast::hash(bytes) != place.crc {
+            fail!(Format, "archive {}: a member's CRC-32 does not match its data", path.display());
+        }
+        Ok(())
+    };
+    let ids_in_place = archive.ids_in_place;
+    let mut read_ids = std::mem::take(&mut archive.ids);
+    let mut ids_column = |rows: usize| -> Result<Column<u64>> {
+        match &ids_in_place {
+            Some(place) => {
+                verify(place)?;
+                Column::mapped(map.clone(), place.data as usize, rows)
+                    .ok_or_else(|| Error::new(ErrorKind::Internal, "mapped ids out of place"))
+            }
+            None => Ok(Column::new(std::mem::take(&mut read_ids))),
+        }
+    };
+    let Some(place) = archive.vectors_in_place else {
+        // Rows that had to be decoded (a compressed member, say): an ordinary store, whose
+        // ids are copied out of the mapping if they were left there.
+        let prepared = preparing.finish(layout, std::mem::take(&mut archive.vectors))?;
+        let rows = prepared.vectors.len() / layout.dimensions;
+        let mut ids = vec![0u64; rows];
+        ids_column(rows)?.copy_to(0, &mut ids);
+        return Ok((layout, Rows::from_prepared(prepared, ids)));
+    };
+    let values = ((place.member_start + place.member_len - place.data) / 4) as usize;
+    let rows = values / layout.dimensions;
+    if rows == 0 {
+        return Ok((layout, Rows::default()));
+    }
+    let vectors = Column::<f32>::mapped(map.clone(), place.data as usize, values)
+        .ok_or_else(|| Error::new(ErrorKind::Internal, "mapped rows out of place"))?;
+    let ids = ids_column(rows)?;
+    let norms = match (options.verify, layout.normalize) {
+        (true, _) => {
+            verify(&place)?;
+            match layout.check_in_place(vectors.mapped_part(), WHAT).map_err(as_format)? {
+                Some(norms) => Some(norms),
+                None => {
+                    // Rows that are not unit length must be normalized: into private memory.
+                    let mut copy = vectors.mapped_part().to_vec();
+                    let mut loading = layout.loading(rows, WHAT);
+                    loading.rows(&mut copy);
+                    let prepared = loading.finish(copy).map_err(as_format)?;
+                    let mut all = vec![0u64; rows];
+                    ids.copy_to(0, &mut all);
+                    return Ok((layout, Rows::from_prepared(prepared, all)));
+                }
+            }
+        }
+        (false, true) => Some(Norms::default()),
+        // Computed when a search first needs them: the open does not read the rows.
+        (false, false) => None,
+    };
+    if !options.verify {
+        map.will_need();
+    }
+    Ok((layout, Rows::from_mapped(vectors, ids, norms)))
 }
 
 /// Archive rows get the same checks as `add`, in the buffer they are decoded into, each chunk
@@ -191,7 +315,7 @@ mod tests {
         let mut vectors = rows(3, 4, 1);
         vectors[5] = f32::NAN;
         let stored = WriteOptions { uncompressed: true, ..Default::default() };
-        write_file(&path, 4, true, &vectors, &ids, stored).unwrap();
+        write_file(&path, 4, true, &[&vectors], &[&ids], stored).unwrap();
         let e = VectorStore::open(&path, ReadOptions::default()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Format);
         assert!(e.message.contains("non-finite value (NaN) at row 1, column 1"), "{}", e.message);

@@ -28,6 +28,11 @@ const DOS_DATE: u16 = (1 << 5) | 1;
 /// Regular file, rw-r--r--, in the high half of the external attributes (Unix "made by").
 const UNIX_FILE: u32 = 0o100644 << 16;
 const MADE_BY_UNIX: u16 = 3 << 8;
+/// Where the rows of an uncompressed archive start: a multiple of this in the file (a cache
+/// line, and any SIMD load's alignment).
+pub(crate) const ALIGN: u64 = 64;
+/// The extra field id Android's zipalign uses for its padding (any zip reader skips it).
+const ALIGNMENT_FIELD: u16 = 0xd935;
 
 /// One member as the central directory records it.
 struct Entry {
@@ -73,12 +78,17 @@ impl<'a, W: Write + Seek> Zip<'a, W> {
         Ok(())
     }
 
-    /// Start member `name` whose header + data will be `size` bytes.
+    /// Start member `name` whose header + data will be `size` bytes. A stored member with
+    /// `align_after: Some(n)` is placed so that its data from byte `n` on (the array after
+    /// its .npy header) starts at a multiple of [`ALIGN`] in the file, padded through an extra
+    /// field of the local header as Android's zipalign does: a mapped open can then use the
+    /// rows in place.
     fn member<'z>(
         &'z mut self,
         name: &'static str,
         size: u64,
         deflated: bool,
+        align_after: Option<usize>,
     ) -> io::Result<Member<'z, 'a, W>> {
         // A deflated member can come out a little larger than its data (stored blocks of
         // incompressible data); the bound decides up front whether the local header needs
@@ -105,13 +115,29 @@ impl<'a, W: Write + Seek> Zip<'a, W> {
         h.extend_from_slice(&sizes[0].to_le_bytes());
         h.extend_from_slice(&sizes[1].to_le_bytes());
         h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
+        let zip64_len = if zip64 { 20 } else { 0 };
+        // The alignment field: its id, its size, the alignment, then zeros up to the boundary.
+        let padding = match align_after {
+            Some(n) if !deflated => {
+                let unpadded = self.pos + 30 + name.len() as u64 + zip64_len + 6 + n as u64;
+                Some((ALIGN - unpadded % ALIGN) % ALIGN)
+            }
+            _ => None,
+        };
+        let extra_len = zip64_len + padding.map_or(0, |p| 6 + p);
+        h.extend_from_slice(&(extra_len as u16).to_le_bytes());
         h.extend_from_slice(name.as_bytes());
         if zip64 {
             h.extend_from_slice(&1u16.to_le_bytes());
             h.extend_from_slice(&16u16.to_le_bytes());
             h.extend_from_slice(&size.to_le_bytes());
             h.extend_from_slice(&0u64.to_le_bytes()); // compressed size, filled in at the end
+        }
+        if let Some(p) = padding {
+            h.extend_from_slice(&ALIGNMENT_FIELD.to_le_bytes());
+            h.extend_from_slice(&(2 + p as u16).to_le_bytes());
+            h.extend_from_slice(&(ALIGN as u16).to_le_bytes());
+            h.resize(h.len() + p as usize, 0);
         }
         self.put(&h)?;
         let encoder = deflated.then(Encoder::new);
@@ -138,7 +164,7 @@ impl<'a, W: Write + Seek> Zip<'a, W> {
         deflated: bool,
     ) -> io::Result<()> {
         let header = npy::write_header(dtype, shape);
-        let mut m = self.member(name, (header.len() + data.len()) as u64, deflated)?;
+        let mut m = self.member(name, (header.len() + data.len()) as u64, deflated, None)?;
         m.write(&header)?;
         m.write(data)?;
         m.finish()
@@ -539,12 +565,14 @@ impl Segment {
 /// Write the archive to `out`, which must be empty and at position 0. On failure the first I/O
 /// error is returned at once (nothing more is written); `out` then holds a partial archive and
 /// may still hold buffered bytes.
+/// `vectors` and `ids` may come in parts (the rows of a mapped archive, then the rows added
+/// since): the archive holds them in order.
 pub(crate) fn write_archive<W: Write + Seek>(
     out: &mut W,
     dimensions: usize,
     normalize: bool,
-    vectors: &[f32],
-    ids: &[u64],
+    vectors: &[&[f32]],
+    ids: &[&[u64]],
     options: WriteOptions,
 ) -> io::Result<()> {
     write_archive_with(out, dimensions, normalize, vectors, ids, options, ZIP64_FROM)
@@ -554,8 +582,8 @@ fn write_archive_with<W: Write + Seek>(
     out: &mut W,
     dimensions: usize,
     normalize: bool,
-    vectors: &[f32],
-    ids: &[u64],
+    vectors: &[&[f32]],
+    ids: &[&[u64]],
     options: WriteOptions,
     zip64_from: u64,
 ) -> io::Result<()> {
@@ -566,22 +594,27 @@ fn write_archive_with<W: Write + Seek>(
     zip.array("dimensions.npy", &i8, &[], &(dimensions as i64).to_le_bytes(), deflated)?;
     zip.array("normalize.npy", &Dtype::Bool, &[], &[normalize as u8], deflated)?;
 
-    let rows = ids.len() as u64;
+    let rows = ids.iter().map(|p| p.len() as u64).sum::<u64>();
+    let values = vectors.iter().map(|p| p.len() as u64).sum::<u64>();
     let header = npy::write_header(&Dtype::F32(Order::Little), &[rows, dimensions as u64]);
-    let mut m = zip.member("vectors.npy", header.len() as u64 + vectors.len() as u64 * 4, deflated)?;
+    let mut m = zip.member("vectors.npy", header.len() as u64 + values * 4, deflated, Some(header.len()))?;
     m.write(&header)?;
-    m.write_rows(vectors)?;
+    for part in vectors {
+        m.write_rows(part)?;
+    }
     m.finish()?;
 
     if options.pickled_metadata {
-        zip.array("metadata.npy", &Dtype::Object, &[rows], &pickle::write_int_array(ids), deflated)?;
+        let all: Vec<u64> = ids.concat();
+        zip.array("metadata.npy", &Dtype::Object, &[rows], &pickle::write_int_array(&all), deflated)?;
     } else {
         let u8le = Dtype::Int { signed: false, size: 8, order: Order::Little };
         let header = npy::write_header(&u8le, &[rows]);
-        let mut m = zip.member("metadata.npy", header.len() as u64 + rows * 8, deflated)?;
+        let mut m =
+            zip.member("metadata.npy", header.len() as u64 + rows * 8, deflated, Some(header.len()))?;
         m.write(&header)?;
         let mut buf = Vec::with_capacity(CHUNK * 8);
-        for chunk in ids.chunks(CHUNK) {
+        for chunk in ids.iter().flat_map(|p| p.chunks(CHUNK)) {
             buf.clear();
             buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
             m.write(&buf)?;
@@ -674,7 +707,7 @@ mod tests {
         let (vectors, ids) = rows();
         for options in MODES {
             let mut full = Failing::new(u64::MAX, usize::MAX);
-            write_archive(&mut full, 3, false, &vectors, &ids, options).unwrap();
+            write_archive(&mut full, 3, false, &[&vectors], &[&ids], options).unwrap();
             let size = full.written;
             let calls = usize::MAX - full.ops;
             let archive = super::super::read_bytes(full.data.get_ref(), Default::default()).unwrap();
@@ -682,7 +715,7 @@ mod tests {
             let cases = (0..size).map(|b| (b, usize::MAX)).chain((0..calls).map(|c| (u64::MAX, c)));
             for (bytes, ops) in cases {
                 let mut out = Failing::new(bytes, ops);
-                let e = write_archive(&mut out, 3, false, &vectors, &ids, options).unwrap_err();
+                let e = write_archive(&mut out, 3, false, &[&vectors], &[&ids], options).unwrap_err();
                 assert_eq!(e.to_string(), "injected failure", "bytes {bytes}, ops {ops}");
                 assert_eq!(out.calls_after_failure, 0, "bytes {bytes}, ops {ops}");
             }
@@ -697,7 +730,7 @@ mod tests {
         let size = |vectors: &[f32], options| {
             let mut out = Cursor::new(Vec::new());
             let ids: Vec<u64> = (0..vectors.len() as u64 / 3).map(|i| i << 40).collect();
-            write_archive(&mut out, 3, false, vectors, &ids, options).unwrap();
+            write_archive(&mut out, 3, false, &[vectors], &[&ids], options).unwrap();
             let archive = super::super::read_bytes(out.get_ref(), Default::default()).unwrap();
             assert_eq!(archive.vectors, vectors);
             let bytes = out.into_inner();
@@ -736,7 +769,7 @@ mod tests {
         for options in MODES {
             for zip64_from in [0, 1, 200] {
                 let mut out = Cursor::new(Vec::new());
-                write_archive_with(&mut out, 3, true, &vectors, &ids, options, zip64_from).unwrap();
+                write_archive_with(&mut out, 3, true, &[&vectors], &[&ids], options, zip64_from).unwrap();
                 let archive = super::super::read_bytes(out.get_ref(), Default::default()).unwrap();
                 assert_eq!((archive.vectors, archive.ids), (vectors.clone(), ids.clone()));
                 let bytes = out.into_inner();
@@ -766,7 +799,7 @@ mod tests {
             .collect();
         let ids: Vec<u64> = (0..n as u64 / 5).collect();
         let mut full = Failing::new(u64::MAX, usize::MAX);
-        write_archive(&mut full, 5, false, &vectors, &ids, WriteOptions::default()).unwrap();
+        write_archive(&mut full, 5, false, &[&vectors], &[&ids], WriteOptions::default()).unwrap();
         let archive = super::super::read_bytes(full.data.get_ref(), Default::default()).unwrap();
         assert!(archive.vectors.iter().zip(&vectors).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert_eq!((archive.vectors.len(), archive.ids), (vectors.len(), ids.clone()));
@@ -774,7 +807,8 @@ mod tests {
         assert!(size < (n * 4) as u64, "{size} bytes");
         for bytes in [size / 3, size / 2 + 7, size - 100] {
             let mut out = Failing::new(bytes, usize::MAX);
-            let e = write_archive(&mut out, 5, false, &vectors, &ids, WriteOptions::default()).unwrap_err();
+            let e =
+                write_archive(&mut out, 5, false, &[&vectors], &[&ids], WriteOptions::default()).unwrap_err();
             assert_eq!(e.to_string(), "injected failure");
             assert_eq!(out.calls_after_failure, 0);
         }

@@ -24,6 +24,7 @@ impl Plan<'_> {
         // and lane splits only lower it), doubled for margin; plus gradual underflow.
         let relative = (2.0 * d + 8.0) * U32;
         let absolute = (2.0 * d + 2.0) * UNDERFLOW;
+        let row_norms = &self.rows.norms(self.dimensions).values;
         let q_norm = match self.metric {
             Metric::Dot => self.kernel.norm_sq_f64(q).sqrt(),
             _ => 1.0,
@@ -45,16 +46,21 @@ impl Plan<'_> {
             let mut n = 0;
             for (i, (&r, &v)) in raw.iter().zip(refs).enumerate() {
                 let row = self.row_at(start + c * CHUNK + i);
+                // A row with a non-finite value (only an unverified mapped open can hold one)
+                // has no exact value: it never matches.
+                if !r.is_finite() && v.iter().any(|x| !x.is_finite()) {
+                    continue;
+                }
                 // An overflowed (non-finite) f32 result says nothing: always compute exactly.
                 if let (true, Some(bar)) = (r.is_finite(), bar) {
                     let r = r as f64;
                     let hopeless = match self.metric {
                         // |q| = 1: dot error <= relative * |r| + absolute; compare dot with bar * |r|.
                         Metric::Cosine => {
-                            let norm = self.rows.norms[row];
+                            let norm = row_norms[row];
                             r + relative * norm + absolute < bar * norm
                         }
-                        Metric::Dot => r + relative * q_norm * self.rows.norms[row] + absolute < bar,
+                        Metric::Dot => r + relative * q_norm * row_norms[row] + absolute < bar,
                         // All terms are non-negative: a relative lower bound on the squared distance.
                         Metric::Euclidean => r * (1.0 - relative) - absolute > bar * bar,
                     };
@@ -72,7 +78,7 @@ impl Plan<'_> {
                 Metric::Euclidean => self.kernel.distances_exact(q, refs, &mut values[..n]),
                 Metric::Cosine => {
                     for (norm, &row) in norms.iter_mut().zip(rows) {
-                        *norm = self.rows.norms[row];
+                        *norm = row_norms[row];
                     }
                     self.kernel.cosines_exact(q, refs, &norms[..n], &mut cosines[..n]);
                     for (v, &c) in values.iter_mut().zip(&cosines[..n]) {

@@ -163,12 +163,16 @@ impl<'a> Plan<'a> {
 
     /// Raw-store cosine divides by each row's norm: a selected zero-norm row is an error.
     pub(crate) fn check_rows(&self) -> Result<()> {
-        if self.metric != Metric::Cosine || self.normalized_store || self.rows.zero_norm_rows == 0 {
+        if self.metric != Metric::Cosine || self.normalized_store {
+            return Ok(());
+        }
+        let norms = self.rows.norms(self.dimensions);
+        if norms.zero_rows == 0 {
             return Ok(());
         }
         let zero = match self.within_rows {
-            Some(within) => within.iter().copied().find(|&r| self.rows.norms[r] == 0.0),
-            None => self.rows.norms.iter().position(|&n| n == 0.0),
+            Some(within) => within.iter().copied().find(|&r| norms.values[r] == 0.0),
+            None => norms.values.iter().position(|&n| n == 0.0),
         };
         if let Some(r) = zero {
             fail!(ZeroNorm, "cannot cosine search zero-norm stored vectors (row {r})");

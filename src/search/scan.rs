@@ -34,17 +34,24 @@ impl<'a> Plan<'a> {
     /// prefilter costs only its selected rows: nothing is copied).
     fn gather<'r>(&'r self, start: usize, refs: &mut [&'r [f32]]) {
         let d = self.dimensions;
-        let vectors = &self.rows.vectors;
+        let rows = self.rows;
         match self.within_rows {
-            None => {
-                let block = &vectors[start * d..(start + refs.len()) * d];
-                for (r, row) in refs.iter_mut().zip(block.chunks_exact(d)) {
-                    *r = row;
+            None => match rows.vectors.range(start * d, (start + refs.len()) * d) {
+                Some(block) => {
+                    for (r, row) in refs.iter_mut().zip(block.chunks_exact(d)) {
+                        *r = row;
+                    }
                 }
-            }
+                // The block spans the end of a mapped archive's rows.
+                None => {
+                    for (i, r) in refs.iter_mut().enumerate() {
+                        *r = rows.row(start + i, d);
+                    }
+                }
+            },
             Some(within) => {
                 for (r, &row) in refs.iter_mut().zip(&within[start..]) {
-                    *r = &vectors[row * d..(row + 1) * d];
+                    *r = rows.row(row, d);
                 }
             }
         }
@@ -148,6 +155,10 @@ impl<'a> Plan<'a> {
     /// Apply the threshold to a metric value and keep it if it ranks in the top-k.
     #[inline]
     pub(super) fn keep(&self, value: f64, row: usize, top: &mut TopK) {
+        // Only rows an unverified mapped open took on trust can score NaN: they never match.
+        if value.is_nan() {
+            return;
+        }
         if let Some(t) = self.threshold {
             let passes = if self.metric.descending() { value >= t } else { value <= t };
             if !passes {
@@ -162,7 +173,7 @@ impl<'a> Plan<'a> {
     pub(super) fn hits(&self, top: TopK) -> Vec<Hit> {
         top.into_sorted()
             .into_iter()
-            .map(|s| Hit { index: s.index, id: self.rows.ids[s.index], value: s.value })
+            .map(|s| Hit { index: s.index, id: self.rows.ids.get(s.index), value: s.value })
             .collect()
     }
 }

@@ -7,6 +7,8 @@ pub const NVS_VERSION_PATCH: u32 = 0;
 pub const NVS_VERSION: &[u8; 6] = b"0.2.0\0";
 pub const NVS_SEARCH_OPTIONS_MAX_SIZE: u32 = 1024;
 pub const NVS_OPEN_ROW_INDEX_METADATA: u32 = 1;
+pub const NVS_OPEN_MAP: u32 = 2;
+pub const NVS_OPEN_VERIFY: u32 = 4;
 pub const NVS_SAVE_UNCOMPRESSED: u32 = 1;
 pub const NVS_SAVE_PICKLED_METADATA: u32 = 2;
 pub const NVS_PATH_CAPACITY: u32 = 4096;
@@ -198,6 +200,9 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     pub fn nvs_store_reload_with_flags(store: *mut nvs_store, flags: u32) -> nvs_status;
+}
+unsafe extern "C" {
+    pub fn nvs_store_is_mapped(store: *const nvs_store) -> bool;
 }
 unsafe extern "C" {
     pub fn nvs_store_file_path(

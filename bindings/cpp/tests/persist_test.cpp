@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <random>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +40,10 @@ protected:
         static std::atomic<int> counter{0};
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
         dir_ = fs::path(::testing::TempDir()) /
-               ("nvs-cpp-" + std::string(info->name()) + "-" + std::to_string(counter++));
+               // The C++17 and C++20 builds of this test run side by side: a random part
+               // keeps their folders apart.
+               ("nvs-cpp-" + std::string(info->name()) + "-" + std::to_string(std::random_device{}()) + "-" +
+                std::to_string(counter++));
         fs::remove_all(dir_);
         fs::create_directories(dir_);
     }
@@ -152,6 +156,42 @@ TEST_F(Persist, FlagsPassThrough) {
     // Unknown flag bits are rejected, not ignored.
     EXPECT_THROW(store.save(path("bad.npz"), 0x80000000u), nvs::Error);
     EXPECT_THROW(Store::open(path("packed.npz"), 0x80000000u), nvs::Error);
+}
+
+TEST_F(Persist, MappedOpen) {
+    Store store = sample();
+    NVS_SKIP_IF_CODEC_MISSING(store.save(path("loose.npz"), nvs::save_uncompressed));
+    store.save(path("packed.npz"));
+    Store mapped = Store::open(path("loose.npz"), nvs::open_map);
+    EXPECT_TRUE(mapped.is_mapped());
+    expect_same_rows(store, mapped);
+    const std::vector<float> query{0.5f, -1.0f, 2.0f};
+    nvs::SearchOptions options;
+    options.top_k = 3;
+    for (nvs::Metric metric : {nvs::Metric::Cosine, nvs::Metric::Dot, nvs::Metric::Euclidean}) {
+        const auto want = store.search(metric, query.data(), query.size(), options);
+        const auto got = mapped.search(metric, query.data(), query.size(), options);
+        ASSERT_EQ(want.size(), got.size());
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            EXPECT_EQ(want[i].index, got[i].index);
+            EXPECT_EQ(want[i].id, got[i].id);
+            EXPECT_EQ(want[i].value, got[i].value);
+        }
+    }
+    // Adds go to private memory; a save over the mapped file writes every row.
+    mapped.add(std::vector<float>{1, 1, 1}, std::vector<std::uint64_t>{77});
+    mapped.save(nvs::save_uncompressed);
+    store.add(std::vector<float>{1, 1, 1}, std::vector<std::uint64_t>{77});
+    expect_same_rows(store, Store::open(path("loose.npz"), nvs::open_map | nvs::open_verify));
+    // A compressed archive opens the ordinary way; reload and clear release the mapping.
+    EXPECT_FALSE(Store::open(path("packed.npz"), nvs::open_map).is_mapped());
+    mapped.reload();
+    EXPECT_FALSE(mapped.is_mapped());
+    mapped.reload(nvs::open_map);
+    EXPECT_TRUE(mapped.is_mapped());
+    mapped.clear();
+    EXPECT_FALSE(mapped.is_mapped());
+    EXPECT_THROW(Store::open_bytes(read_file(path("loose.npz")), nvs::open_map), nvs::Error);
 }
 
 TEST_F(Persist, OpenBytesIsNotBound) {

@@ -32,6 +32,27 @@
 // one outside the uint64 range (negative, say) is `FORMAT` naming the row, flag or not.
 #define NVS_OPEN_ROW_INDEX_METADATA 1
 
+// Open flag (files only; `nvs_store_open_bytes` refuses it): map the archive and search its
+// rows in place, without reading them, when its `vectors` member allows it: stored
+// uncompressed (`NVS_SAVE_UNCOMPRESSED` saves, which align the rows to 64 bytes),
+// little-endian float32, C order, 4-byte aligned. uint64 ids stored the same way stay in
+// place too. Any other archive opens the ordinary way (never an error for that reason);
+// `nvs_store_is_mapped` tells which happened. Processes that map one file share its pages.
+// Adds go to private memory; `save` writes every row (also over the mapped file itself: it
+// is replaced by rename, so the mapping stays valid); `reload` and `clear` release the
+// mapping. Trust: without `NVS_OPEN_VERIFY` the rows are not read at open, so a corrupt or
+// hostile file gives wrong scores (a non-finite value, a normalize store's row that is not
+// unit length), never a read outside the file. If another process truncates or overwrites
+// the file in place while it is mapped, the process gets SIGBUS (Linux, macOS) when it
+// touches the lost pages: replace archives by rename (as `nvs_store_save` does), never in
+// place.
+#define NVS_OPEN_MAP 2
+
+// Open flag, with `NVS_OPEN_MAP`: check rows left in place as an ordinary open checks them
+// (member CRC-32s, finite values, and unit length for a normalize store, whose rows are
+// normalized into private memory if they are not), reading them once at open.
+#define NVS_OPEN_VERIFY 4
+
 // Save flag: store the archive members uncompressed (larger file, several times faster load).
 #define NVS_SAVE_UNCOMPRESSED 1
 
@@ -308,6 +329,10 @@ nvs_status nvs_store_reload(struct nvs_store *store);
 
 // `nvs_store_reload` with `NVS_OPEN_*` flags.
 nvs_status nvs_store_reload_with_flags(struct nvs_store *store, uint32_t flags);
+
+// Whether some of the store's rows are searched in place in a mapped archive (an open or
+// reload with `NVS_OPEN_MAP` that could map; false for NULL).
+bool nvs_store_is_mapped(const struct nvs_store *store);
 
 // Copy the bound absolute path, NUL-terminated, into `buf` (`capacity` bytes) and its length
 // without the NUL into `*len`. A buffer of `NVS_PATH_CAPACITY` bytes always suffices: one call,

@@ -107,6 +107,13 @@ using Hit = ::nvs_hit;
 /// `Store::open` flag: archives whose metadata is not a list of uint64 integers (for example
 /// numpy-vector-store archives with dict payloads) get row indexes as ids instead of failing.
 inline constexpr std::uint32_t open_row_index_metadata = NVS_OPEN_ROW_INDEX_METADATA;
+/// `Store::open` / `Store::reload` flag: map the file and search its rows in place (no read
+/// of the rows at open, pages shared between processes) when it was saved uncompressed;
+/// otherwise the ordinary open. Rows in place are trusted unless `open_verify` is given too.
+/// See `NVS_OPEN_MAP` in nvs.h for the trust model and truncation (SIGBUS).
+inline constexpr std::uint32_t open_map = NVS_OPEN_MAP;
+/// With `open_map`: check rows left in place as an ordinary open does (reads them once).
+inline constexpr std::uint32_t open_verify = NVS_OPEN_VERIFY;
 /// `Store::save` flag: store the archive members uncompressed (larger, faster to load).
 inline constexpr std::uint32_t save_uncompressed = NVS_SAVE_UNCOMPRESSED;
 /// `Store::save` flag: write metadata the way numpy-vector-store 0.7.0's `VectorStore.open` reads it.
@@ -245,7 +252,7 @@ public:
     static Store adopt(nvs_store* handle) noexcept { return Store(Adopt{}, handle); }
 
     /// Open a `.npz` archive (".npz" is appended when missing); the store is bound to its
-    /// absolute path. `flags`: `open_row_index_metadata` or 0.
+    /// absolute path. `flags`: `open_row_index_metadata`, `open_map`, `open_verify` or 0.
     static Store open(const std::string& path, std::uint32_t flags = 0) {
         nvs_store* handle = nullptr;
         detail::check(nvs_store_open_with_flags(path.c_str(), flags, &handle));
@@ -332,6 +339,8 @@ public:
     std::size_t dimensions() const noexcept { return nvs_store_dimensions(handle_); }
     /// Whether rows and queries are normalized.
     bool normalize() const noexcept { return nvs_store_normalize(handle_); }
+    /// Whether some rows are searched in place in a mapped archive (`open_map`).
+    bool is_mapped() const noexcept { return nvs_store_is_mapped(handle_); }
 
     /// Row `index` and its id (`Status::NotFound` past the end).
     Row get(std::size_t index) const {

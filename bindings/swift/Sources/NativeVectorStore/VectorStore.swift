@@ -53,6 +53,14 @@ public final class VectorStore: @unchecked Sendable {
         /// Use row indexes as ids when an archive's metadata is not a list of uint64 integers
         /// (for example a numpy-vector-store archive with dict payloads).
         public static let rowIndexMetadata = OpenOptions(rawValue: UInt32(NVS_OPEN_ROW_INDEX_METADATA))
+        /// Map the file and search its rows in place when it was saved uncompressed (the open
+        /// does not read the rows; processes mapping one file share its pages); otherwise the
+        /// ordinary open (`isMapped` tells). Rows in place are trusted unless `.verify` is
+        /// given too. Replace a mapped file by rename, never in place: truncating it raises
+        /// SIGBUS in the processes that map it.
+        public static let map = OpenOptions(rawValue: UInt32(NVS_OPEN_MAP))
+        /// With `.map`: check rows left in place as an ordinary open does (reads them once).
+        public static let verify = OpenOptions(rawValue: UInt32(NVS_OPEN_VERIFY))
     }
 
     /// Flags for `save` (the C `NVS_SAVE_*` values).
@@ -96,6 +104,8 @@ public final class VectorStore: @unchecked Sendable {
     public var dimensions: Int { nvs_store_dimensions(handle) }
     /// Whether rows and queries are normalized to unit length.
     public var normalize: Bool { nvs_store_normalize(handle) }
+    /// Whether some rows are searched in place in a mapped archive (`.map`).
+    public var isMapped: Bool { nvs_store_is_mapped(handle) }
 
     // MARK: Rows
 

@@ -102,6 +102,26 @@ final class PersistenceTests: XCTestCase {
         try assertSameRows(store, try VectorStore.open(path: path("pickled"), options: [.rowIndexMetadata]))
     }
 
+    func testMappedOpen() throws {
+        let store = try sampleStore()
+        try store.save(to: path("loose.npz"), options: [.uncompressed])
+        try store.save(to: path("packed.npz"))
+        let mapped = try VectorStore.open(path: path("loose.npz"), options: [.map])
+        XCTAssertTrue(mapped.isMapped)
+        try assertSameRows(store, mapped)
+        XCTAssertFalse(try VectorStore.open(path: path("packed.npz"), options: [.map]).isMapped)
+        try mapped.add([Float](repeating: 1, count: mapped.dimensions), ids: [77])
+        try store.add([Float](repeating: 1, count: store.dimensions), ids: [77])
+        try mapped.save()
+        try assertSameRows(store, try VectorStore.open(path: path("loose.npz"), options: [.map, .verify]))
+        try mapped.reload()
+        XCTAssertFalse(mapped.isMapped)
+        try mapped.reload(options: [.map])
+        XCTAssertTrue(mapped.isMapped)
+        try mapped.clear()
+        XCTAssertFalse(mapped.isMapped)
+    }
+
     func testUnknownFlags() throws {
         let store = try sampleStore()
         assertThrows(.invalidArgument) { try store.save(to: path("x.npz"), options: VectorStore.SaveOptions(rawValue: 0x80)) }
