@@ -359,8 +359,128 @@ fn persist(smoke: bool) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// In a child process: open `path` mapped, search it once (touching every row), say so, then
+/// wait for stdin to close (so siblings overlap).
+fn map_child(path: &str) {
+    let s = VectorStore::open(path, nvs::ReadOptions { map: true, ..Default::default() }).unwrap();
+    assert!(s.is_mapped());
+    let q = Rng(5).vec(s.dimensions());
+    black_box(s.search(Metric::Cosine, &q, &one(1)).unwrap());
+    println!("searched");
+    use std::io::Read;
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
+/// Mapped open against the ordinary open of the same uncompressed archive (files in the page
+/// cache), the first and later searches of a mapped store, and the memory that 1 and 4
+/// processes mapping one file use (PSS: shared pages are split between the processes).
+fn mapped(smoke: bool) {
+    let (rows, dims) = if smoke { (100_000, 384) } else { (1_000_000, 384) };
+    let runs = if smoke { 3 } else { 5 };
+    let dir = std::env::temp_dir().join(format!("nvs-bench-mapped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!("\n### Mapped open, {rows} x {dims}, uncompressed archive in the page cache, median of {runs}\n");
+    println!("| store | open | mapped open | verified mapped open | first search, mapped | search, mapped | search, in memory |");
+    println!("|---|---|---|---|---|---|---|");
+    let map = nvs::ReadOptions { map: true, ..Default::default() };
+    let verified = nvs::ReadOptions { verify: true, ..map };
+    let q = Rng(5).vec(dims);
+    let search = |s: &VectorStore| black_box(s.search(Metric::Cosine, &q, &one(1)).unwrap());
+    let ms = |t: f64| format!("{:.2} ms", t * 1e3);
+    for normalize in [true, false] {
+        let path = dir.join(format!("m-{normalize}.npz"));
+        store(rows, dims, normalize, 41).save(Some(&path), nvs::WriteOptions { uncompressed: true, ..Default::default() }).unwrap();
+        let open = median_of(runs, || drop(black_box(VectorStore::open(&path, Default::default()).unwrap())));
+        let mapped_open = median_of(runs, || drop(black_box(VectorStore::open(&path, map).unwrap())));
+        let verified_open = median_of(runs, || drop(black_box(VectorStore::open(&path, verified).unwrap())));
+        let first = median_of(runs, || {
+            let s = VectorStore::open(&path, map).unwrap();
+            search(&s);
+        }) - mapped_open;
+        let m = VectorStore::open(&path, map).unwrap();
+        let owned = VectorStore::open(&path, Default::default()).unwrap();
+        let (mut tm, mut to) = (Vec::new(), Vec::new());
+        for _ in 0..runs.max(5) {
+            for (s, times) in [(&m, &mut tm), (&owned, &mut to)] {
+                let t = Instant::now();
+                search(s);
+                times.push(t.elapsed().as_secs_f64());
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            if normalize { "normalized" } else { "raw" },
+            ms(open),
+            ms(mapped_open),
+            ms(verified_open),
+            ms(first),
+            ms(median(&mut tm)),
+            ms(median(&mut to)),
+        );
+    }
+    if std::path::Path::new("/proc/self/smaps_rollup").exists() {
+        let path = dir.join("m-true.npz");
+        let row_mb = (rows * dims * 4) as f64 / 1e6;
+        println!("\n| processes mapping one {row_mb:.0} MB archive | PSS each | PSS total | private each |");
+        println!("|---|---|---|---|");
+        for n in [1, 4] {
+            let mut children: Vec<_> = (0..n)
+                .map(|_| {
+                    std::process::Command::new(std::env::current_exe().unwrap())
+                        .args(["--map-child", path.to_str().unwrap()])
+                        .stdin(std::process::Stdio::piped())
+                        .stdout(std::process::Stdio::piped())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            // Each child reports once it has searched, then waits for its stdin to close; PSS
+            // is read after all have searched (it splits pages among the current mappers).
+            for c in &mut children {
+                use std::io::BufRead;
+                std::io::BufReader::new(c.stdout.as_mut().unwrap()).read_line(&mut String::new()).unwrap();
+            }
+            let figures: Vec<(f64, f64)> = children
+                .iter()
+                .map(|c| {
+                    let text = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", c.id())).unwrap_or_default();
+                    let field = |name: &str| -> f64 {
+                        text.lines()
+                            .find(|l| l.starts_with(name))
+                            .and_then(|l| l[name.len()..].trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                            .unwrap_or(0.0)
+                            * 1024.0
+                    };
+                    (field("Pss:"), field("Private_Clean:") + field("Private_Dirty:"))
+                })
+                .collect();
+            for mut c in children {
+                drop(c.stdin.take());
+                let _ = c.wait();
+            }
+            let total: f64 = figures.iter().map(|f| f.0).sum();
+            println!(
+                "| {n} | {:.0} MB | {:.0} MB | {:.0} MB |",
+                total / n as f64 / 1e6,
+                total / 1e6,
+                figures.iter().map(|f| f.1).sum::<f64>() / n as f64 / 1e6
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, path] = &args[..] {
+        if flag == "--map-child" {
+            return map_child(path);
+        }
+    }
     if let [flag, op, path] = &args[..] {
         if flag == "--memory-child" {
             return memory_child(op, path);
@@ -388,6 +508,7 @@ fn main() {
             "grid" => grid(budget, smoke),
             "memory" => memory(smoke),
             "persist" => persist(smoke),
+            "mapped" => mapped(smoke),
             other => eprintln!("unknown benchmark {other}"),
         }
     }

@@ -75,7 +75,11 @@ const COSINE: u32 = 0;
 const DOT: u32 = 1;
 const EUCLIDEAN: u32 = 2;
 
-const OPEN_FLAGS: u32 = 1;
+/// Row-index metadata, map, verify (the files here are the target's own saves, so a mapped
+/// open must hold what an ordinary one holds).
+const OPEN_FLAGS: u32 = 1 | 2 | 4;
+/// `NVS_OPEN_MAP`, which only a file can take.
+const OPEN_MAP: u32 = 2;
 const SAVE_FLAGS: u32 = 3;
 
 /// Largest query (and row) the target builds; stores with more dimensions only see faults.
@@ -2048,9 +2052,9 @@ fn op_open_bytes(cx: &Cx, st: &mut State, path: PathSpec, flag_bits: u8, damage:
         c::nvs_store_open_bytes(bytes.as_ptr(), bytes.len(), f, &mut out)
     });
     let mut e = Expect::default();
-    e.on(f & !OPEN_FLAGS != 0, INVALID_ARGUMENT);
+    e.on(f & !OPEN_FLAGS != 0 || f & OPEN_MAP != 0, INVALID_ARGUMENT);
     e.on(file.is_none() || damaged, FORMAT);
-    if damaged && f & !OPEN_FLAGS == 0 && s == OK {
+    if damaged && f & !OPEN_FLAGS == 0 && f & OPEN_MAP == 0 && s == OK {
         // A damaged archive that still opens must hold exactly what was saved (the zip CRC
         // covers every member's data).
         let file = file.unwrap();

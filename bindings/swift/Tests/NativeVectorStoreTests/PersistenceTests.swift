@@ -112,7 +112,7 @@ final class PersistenceTests: XCTestCase {
         XCTAssertFalse(try VectorStore.open(path: path("packed.npz"), options: [.map]).isMapped)
         try mapped.add([Float](repeating: 1, count: mapped.dimensions), ids: [77])
         try store.add([Float](repeating: 1, count: store.dimensions), ids: [77])
-        try mapped.save()
+        try mapped.save(options: [.uncompressed])
         try assertSameRows(store, try VectorStore.open(path: path("loose.npz"), options: [.map, .verify]))
         try mapped.reload()
         XCTAssertFalse(mapped.isMapped)
