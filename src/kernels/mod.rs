@@ -10,7 +10,7 @@
 //! Within one implementation a (query, row) pair always gets the same value bit for bit,
 //! wherever the row sits in a block and whether it came from a single or a batch search.
 //! Implementations differ from each other only by float rounding, except where every one gives
-//! the same bits: the float16 conversions ([`f16`]), the exact values of raw stores ([`Kernel::dots_exact`],
+//! the same bits: the float16 conversions ([`mod@f16`]), the exact values of raw stores ([`Kernel::dots_exact`],
 //! [`Kernel::distances_exact`], [`Kernel::cosines_exact`], [`norm_exact`]), which are correctly
 //! rounded, and the f64 row helpers ([`Kernel::norm_sq_f64`], [`Kernel::scale_f64`]), whose
 //! operation order is fixed by one portable source.
@@ -58,7 +58,8 @@ pub enum Op {
 pub enum Kernel {
     /// Plain Rust, auto-vectorized for the target's baseline (SSE2 on x86-64). Runs anywhere.
     Portable,
-    /// x86-64 AVX2 + FMA, 8 lanes.
+    /// x86-64 AVX2 + FMA, 8 lanes. Float16 rows also use F16C; without it they are widened
+    /// in plain Rust first (the same bits).
     Avx2,
     /// x86-64 AVX-512F (+DQ), 16 lanes.
     Avx512,
