@@ -1,4 +1,4 @@
-//! Distance kernels over float32 rows.
+//! Distance kernels over float32 and float16 rows.
 //!
 //! Every kernel has a portable implementation (`portable`) that the tests treat as the
 //! reference. Faster target-specific versions (AVX2+FMA and AVX-512 on x86-64, NEON on
@@ -10,20 +10,32 @@
 //! Within one implementation a (query, row) pair always gets the same value bit for bit,
 //! wherever the row sits in a block and whether it came from a single or a batch search.
 //! Implementations differ from each other only by float rounding, except where every one gives
-//! the same bits: the exact values of raw stores ([`Kernel::dots_exact`],
+//! the same bits: the float16 conversions ([`mod@f16`]), the exact values of raw stores ([`Kernel::dots_exact`],
 //! [`Kernel::distances_exact`], [`Kernel::cosines_exact`], [`norm_exact`]), which are correctly
 //! rounded, and the f64 row helpers ([`Kernel::norm_sq_f64`], [`Kernel::scale_f64`]), whose
 //! operation order is fixed by one portable source.
+//!
+//! Float16 rows ([`Kernel::scores_f16`], [`Kernel::scores_tile_f16`]) are `u16` bit patterns,
+//! widened exactly to f32 as they are loaded; queries and arithmetic stay f32. Each
+//! implementation scores a float16 row bit for bit as it scores the row's widened float32
+//! copy ([`f16::widen`]), so every promise above holds for float16 rows too. AVX2 widens with
+//! F16C; on an AVX2 CPU without F16C (virtual machines can hide it) the AVX2 kernel widens
+//! blocks of rows into a buffer in plain Rust and scores that: the same bits, slower.
 
 use std::sync::OnceLock;
+
+use simd::Elem;
 
 pub use exact::norm_hint_tolerance;
 
 mod exact;
+pub mod f16;
 pub mod portable;
 mod simd;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_f16;
 pub(crate) mod tuning;
 
 #[cfg(target_arch = "x86_64")]
@@ -46,7 +58,8 @@ pub enum Op {
 pub enum Kernel {
     /// Plain Rust, auto-vectorized for the target's baseline (SSE2 on x86-64). Runs anywhere.
     Portable,
-    /// x86-64 AVX2 + FMA, 8 lanes.
+    /// x86-64 AVX2 + FMA, 8 lanes. Float16 rows also use F16C; without it they are widened
+    /// in plain Rust first (the same bits).
     Avx2,
     /// x86-64 AVX-512F (+DQ), 16 lanes.
     Avx512,
@@ -122,21 +135,103 @@ impl Kernel {
     /// Panics if a row's length differs from the query's, if `out.len() != rows.len()`, or if
     /// this CPU does not support the implementation.
     pub fn scores(self, op: Op, query: &[f32], rows: &[&[f32]], out: &mut [f32]) {
+        self.scores_of(op, query, rows, out)
+    }
+
+    /// [`Kernel::scores`] over float16 rows (`u16` bit patterns): `out[i]` is bit for bit
+    /// what [`Kernel::scores`] gives for `rows[i]` widened to f32 ([`f16::widen`]).
+    ///
+    /// Panics as [`Kernel::scores`] does.
+    pub fn scores_f16(self, op: Op, query: &[f32], rows: &[&[u16]], out: &mut [f32]) {
+        if self.widens_f16_in_registers() {
+            self.scores_of(op, query, rows, out)
+        } else {
+            self.scores_f16_widened(op, query, rows, out)
+        }
+    }
+
+    /// [`Kernel::scores_tile`] over float16 rows: each value is bit for bit what
+    /// [`Kernel::scores_f16`] (and so [`Kernel::scores_tile`] on the widened rows) gives.
+    ///
+    /// Panics as [`Kernel::scores_tile`] does.
+    pub fn scores_tile_f16(self, op: Op, queries: &[&[f32]], rows: &[&[u16]], out: &mut [f32]) {
+        if self.widens_f16_in_registers() {
+            self.scores_tile_of(op, queries, rows, out)
+        } else {
+            self.scores_tile_f16_widened(op, queries, rows, out)
+        }
+    }
+
+    /// Whether this implementation widens float16 rows as it loads them (true except for
+    /// AVX2 on a CPU without F16C, or an implementation the CPU cannot run).
+    fn widens_f16_in_registers(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => x86::has_f16c(),
+            _ => true,
+        }
+    }
+
+    /// [`Kernel::scores_f16`] by widening blocks of rows into a buffer (plain Rust) and
+    /// scoring them with [`Kernel::scores`]: the same bits, since a pair's value does not
+    /// depend on where its row sits.
+    fn scores_f16_widened(self, op: Op, query: &[f32], rows: &[&[u16]], out: &mut [f32]) {
+        assert_eq!(out.len(), rows.len(), "one output per row");
+        let d = query.len();
+        assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the query");
+        let per = (WIDEN_BLOCK / d.max(1)).max(1);
+        let mut buf = vec![0.0f32; per.min(rows.len()) * d];
+        for (rows, out) in rows.chunks(per).zip(out.chunks_mut(per)) {
+            let wide = &mut buf[..rows.len() * d];
+            for (w, r) in wide.chunks_exact_mut(d.max(1)).zip(rows) {
+                f16::widen_portable(r, w);
+            }
+            let refs: Vec<&[f32]> = (0..rows.len()).map(|i| &wide[i * d..(i + 1) * d]).collect();
+            self.scores(op, query, &refs, out);
+        }
+    }
+
+    /// [`Kernel::scores_tile_f16`] by widening blocks of rows, as [`Kernel::scores_f16_widened`].
+    fn scores_tile_f16_widened(self, op: Op, queries: &[&[f32]], rows: &[&[u16]], out: &mut [f32]) {
+        assert_eq!(out.len(), queries.len() * rows.len(), "one output per (query, row) pair");
+        let Some(first) = queries.first() else { return };
+        let d = first.len();
+        assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the queries");
+        let (nq, nr) = (queries.len(), rows.len());
+        let per = (WIDEN_BLOCK / d.max(1)).max(1);
+        let mut buf = vec![0.0f32; per.min(nr) * d];
+        let mut part = vec![0.0f32; per.min(nr) * nq];
+        for (b, rows) in rows.chunks(per).enumerate() {
+            let wide = &mut buf[..rows.len() * d];
+            for (w, r) in wide.chunks_exact_mut(d.max(1)).zip(rows) {
+                f16::widen_portable(r, w);
+            }
+            let refs: Vec<&[f32]> = (0..rows.len()).map(|i| &wide[i * d..(i + 1) * d]).collect();
+            let part = &mut part[..rows.len() * nq];
+            self.scores_tile(op, queries, &refs, part);
+            for (q, p) in part.chunks_exact(rows.len()).enumerate() {
+                out[q * nr + b * per..][..rows.len()].copy_from_slice(p);
+            }
+        }
+    }
+
+    fn scores_of<T: Row>(self, op: Op, query: &[f32], rows: &[&[T]], out: &mut [f32]) {
         assert_eq!(out.len(), rows.len(), "one output per row");
         let d = query.len();
         assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the query");
         assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
         if self == Kernel::Portable {
-            return portable::scores(op, query, rows, out);
+            return T::portable_scores(op, query, rows, out);
         }
-        let mut ptrs = [std::ptr::null::<f32>(); CHUNK];
+        let mut ptrs = [std::ptr::null::<T>(); CHUNK];
         for (rows, out) in rows.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
             for (p, r) in ptrs.iter_mut().zip(rows) {
                 *p = r.as_ptr();
             }
-            // SAFETY: every pointer comes from a slice of exactly d floats (checked above), the
-            // query is d floats, out has one slot per row, and the CPU supports `self`.
-            unsafe { self.rows_unchecked(op, d, query.as_ptr(), &ptrs[..rows.len()], out) };
+            // SAFETY: every pointer comes from a slice of exactly d values (checked above), the
+            // query is d floats, out has one slot per row, and the CPU supports `self` (and
+            // what `T` needs of it: `scores_f16` comes here only when it widens in registers).
+            unsafe { T::rows_unchecked(self, op, d, query.as_ptr(), &ptrs[..rows.len()], out) };
         }
     }
 
@@ -145,6 +240,10 @@ impl Kernel {
     ///
     /// Panics as [`Kernel::scores`] does, and if `out.len() != queries.len() * rows.len()`.
     pub fn scores_tile(self, op: Op, queries: &[&[f32]], rows: &[&[f32]], out: &mut [f32]) {
+        self.scores_tile_of(op, queries, rows, out)
+    }
+
+    fn scores_tile_of<T: Row>(self, op: Op, queries: &[&[f32]], rows: &[&[T]], out: &mut [f32]) {
         assert_eq!(out.len(), queries.len() * rows.len(), "one output per (query, row) pair");
         let Some(first) = queries.first() else { return };
         let d = first.len();
@@ -152,11 +251,11 @@ impl Kernel {
         assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the queries");
         assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
         if self == Kernel::Portable {
-            return portable::scores_tile(op, queries, rows, out);
+            return T::portable_tile(op, queries, rows, out);
         }
         let nr = rows.len();
         let mut qp = [std::ptr::null::<f32>(); CHUNK];
-        let mut rp = [std::ptr::null::<f32>(); CHUNK];
+        let mut rp = [std::ptr::null::<T>(); CHUNK];
         for (qi, qs) in queries.chunks(CHUNK).enumerate() {
             for (p, q) in qp.iter_mut().zip(qs) {
                 *p = q.as_ptr();
@@ -166,11 +265,12 @@ impl Kernel {
                     *p = r.as_ptr();
                 }
                 let offset = qi * CHUNK * nr + ri * CHUNK;
-                // SAFETY: pointers from slices of d floats (checked above); out holds
+                // SAFETY: pointers from slices of d values (checked above); out holds
                 // queries x rows values, and the window from `offset` with stride nr covers
-                // qs.len() rows of rs.len() values inside it; the CPU supports `self`.
+                // qs.len() rows of rs.len() values inside it; the CPU supports `self` (and what
+                // `T` needs of it, as in `scores_of`).
                 unsafe {
-                    self.tile_unchecked(op, d, &qp[..qs.len()], &rp[..rs.len()], &mut out[offset..], nr)
+                    T::tile_unchecked(self, op, d, &qp[..qs.len()], &rp[..rs.len()], &mut out[offset..], nr)
                 };
             }
         }
@@ -284,38 +384,81 @@ impl Kernel {
         assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the query");
         assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
     }
+}
 
+/// Row pointers handed to [`Kernel::scores_f16`]'s software-widening path per block: bounds its
+/// buffer (f32 values, 64 KiB) so the widened rows stay in L2.
+const WIDEN_BLOCK: usize = 16 << 10;
+
+/// A row element type with its kernel entry points: `f32`, and `u16` for float16 rows.
+trait Row: Elem {
+    fn portable_scores(op: Op, query: &[f32], rows: &[&[Self]], out: &mut [f32]);
+    fn portable_tile(op: Op, queries: &[&[f32]], rows: &[&[Self]], out: &mut [f32]);
     /// # Safety
-    /// `q` and each row pointer valid for `d` floats (aligned for f32), `out.len() ==
-    /// rows.len()`, `self` supported by the CPU and not `Portable`.
-    unsafe fn rows_unchecked(self, op: Op, d: usize, q: *const f32, rows: &[*const f32], out: &mut [f32]) {
+    /// `q` valid for `d` floats and each row pointer for `d` values (aligned for their type),
+    /// `out.len() == rows.len()`, `kernel` supported by the CPU and not `Portable`, and for
+    /// float16 rows [`Kernel::widens_f16_in_registers`].
+    unsafe fn rows_unchecked(
+        kernel: Kernel,
+        op: Op,
+        d: usize,
+        q: *const f32,
+        rows: &[*const Self],
+        out: &mut [f32],
+    );
+    /// # Safety
+    /// As [`Row::rows_unchecked`] (with every pointer of `qs` for `q`); `stride >=
+    /// rows.len()` and `out` holds `(qs.len() - 1) * stride + rows.len()` floats.
+    unsafe fn tile_unchecked(
+        kernel: Kernel,
+        op: Op,
+        d: usize,
+        qs: &[*const f32],
+        rows: &[*const Self],
+        out: &mut [f32],
+        stride: usize,
+    );
+}
+
+impl Row for f32 {
+    fn portable_scores(op: Op, query: &[f32], rows: &[&[f32]], out: &mut [f32]) {
+        portable::scores(op, query, rows, out)
+    }
+    fn portable_tile(op: Op, queries: &[&[f32]], rows: &[&[f32]], out: &mut [f32]) {
+        portable::scores_tile(op, queries, rows, out)
+    }
+    unsafe fn rows_unchecked(
+        kernel: Kernel,
+        op: Op,
+        d: usize,
+        q: *const f32,
+        rows: &[*const f32],
+        out: &mut [f32],
+    ) {
         let l2 = op == Op::L2sq;
         // SAFETY: the caller guarantees the pointers, `out` and that the CPU supports
-        // `self` (# Safety above); each arm calls the entry point of `self`'s instruction set.
+        // `kernel` (# Safety of `Row::rows_unchecked`); each arm calls the entry point of
+        // `kernel`'s instruction set.
         unsafe {
-            match self {
+            match kernel {
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx2 if l2 => x86::avx2_rows::<true>(d, q, rows, out),
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx2 => x86::avx2_rows::<false>(d, q, rows, out),
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 if l2 => x86::avx512_rows::<true>(d, q, rows, out),
+                Kernel::Avx512 if l2 => x86::avx512_rows::<f32, true>(d, q, rows, out),
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 => x86::avx512_rows::<false>(d, q, rows, out),
+                Kernel::Avx512 => x86::avx512_rows::<f32, false>(d, q, rows, out),
                 #[cfg(target_arch = "aarch64")]
-                Kernel::Neon if l2 => neon::neon_rows::<true>(d, q, rows, out),
+                Kernel::Neon if l2 => neon::neon_rows::<f32, true>(d, q, rows, out),
                 #[cfg(target_arch = "aarch64")]
-                Kernel::Neon => neon::neon_rows::<false>(d, q, rows, out),
-                _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+                Kernel::Neon => neon::neon_rows::<f32, false>(d, q, rows, out),
+                _ => unreachable!("kernel {} has no instruction-set path here", kernel.name()),
             }
         }
     }
-
-    /// # Safety
-    /// As [`Kernel::rows_unchecked`] (with every pointer of `qs` for `q`); `stride >=
-    /// rows.len()` and `out` holds `(qs.len() - 1) * stride + rows.len()` floats.
     unsafe fn tile_unchecked(
-        self,
+        kernel: Kernel,
         op: Op,
         d: usize,
         qs: &[*const f32],
@@ -325,22 +468,93 @@ impl Kernel {
     ) {
         let l2 = op == Op::L2sq;
         // SAFETY: the caller guarantees the pointers, `out`, `stride` and that the CPU supports
-        // `self` (# Safety above); each arm calls the entry point of `self`'s instruction set.
+        // `kernel` (# Safety of `Row::tile_unchecked`); each arm calls the entry point of
+        // `kernel`'s instruction set.
         unsafe {
-            match self {
+            match kernel {
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx2 if l2 => x86::avx2_tile::<true>(d, qs, rows, out, stride),
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx2 => x86::avx2_tile::<false>(d, qs, rows, out, stride),
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 if l2 => x86::avx512_tile::<true>(d, qs, rows, out, stride),
+                Kernel::Avx512 if l2 => x86::avx512_tile::<f32, true>(d, qs, rows, out, stride),
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 => x86::avx512_tile::<false>(d, qs, rows, out, stride),
+                Kernel::Avx512 => x86::avx512_tile::<f32, false>(d, qs, rows, out, stride),
                 #[cfg(target_arch = "aarch64")]
-                Kernel::Neon if l2 => neon::neon_tile::<true>(d, qs, rows, out, stride),
+                Kernel::Neon if l2 => neon::neon_tile::<f32, true>(d, qs, rows, out, stride),
                 #[cfg(target_arch = "aarch64")]
-                Kernel::Neon => neon::neon_tile::<false>(d, qs, rows, out, stride),
-                _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+                Kernel::Neon => neon::neon_tile::<f32, false>(d, qs, rows, out, stride),
+                _ => unreachable!("kernel {} has no instruction-set path here", kernel.name()),
+            }
+        }
+    }
+}
+
+/// Float16 rows: the same entry points, instantiated for `u16` (AVX2's with F16C enabled).
+impl Row for u16 {
+    fn portable_scores(op: Op, query: &[f32], rows: &[&[u16]], out: &mut [f32]) {
+        portable::scores_f16(op, query, rows, out)
+    }
+    fn portable_tile(op: Op, queries: &[&[f32]], rows: &[&[u16]], out: &mut [f32]) {
+        portable::scores_tile_f16(op, queries, rows, out)
+    }
+    unsafe fn rows_unchecked(
+        kernel: Kernel,
+        op: Op,
+        d: usize,
+        q: *const f32,
+        rows: &[*const u16],
+        out: &mut [f32],
+    ) {
+        let l2 = op == Op::L2sq;
+        // SAFETY: the caller guarantees the pointers, `out`, that the CPU supports `kernel`
+        // and, for AVX2, F16C (`widens_f16_in_registers`; # Safety of `Row::rows_unchecked`);
+        // each arm calls the entry point of `kernel`'s instruction set.
+        unsafe {
+            match kernel {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 if l2 => x86::avx2_rows_f16::<true>(d, q, rows, out),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => x86::avx2_rows_f16::<false>(d, q, rows, out),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 if l2 => x86::avx512_rows::<u16, true>(d, q, rows, out),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 => x86::avx512_rows::<u16, false>(d, q, rows, out),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon if l2 => neon::neon_rows::<u16, true>(d, q, rows, out),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon => neon::neon_rows::<u16, false>(d, q, rows, out),
+                _ => unreachable!("kernel {} has no instruction-set path here", kernel.name()),
+            }
+        }
+    }
+    unsafe fn tile_unchecked(
+        kernel: Kernel,
+        op: Op,
+        d: usize,
+        qs: &[*const f32],
+        rows: &[*const u16],
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        let l2 = op == Op::L2sq;
+        // SAFETY: as in `rows_unchecked` above, plus `stride` and `out` (# Safety of
+        // `Row::tile_unchecked`).
+        unsafe {
+            match kernel {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 if l2 => x86::avx2_tile_f16::<true>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => x86::avx2_tile_f16::<false>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 if l2 => x86::avx512_tile::<u16, true>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 => x86::avx512_tile::<u16, false>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon if l2 => neon::neon_tile::<u16, true>(d, qs, rows, out, stride),
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon => neon::neon_tile::<u16, false>(d, qs, rows, out, stride),
+                _ => unreachable!("kernel {} has no instruction-set path here", kernel.name()),
             }
         }
     }

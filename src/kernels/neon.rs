@@ -4,11 +4,16 @@
 //! The register types' methods are NEON intrinsics: their `# Safety` contracts (on [`Lanes`]
 //! and [`F64s`]) require a CPU with NEON, which the `#[target_feature]` entry points below
 //! enable and [`super::Kernel::is_supported`] checks.
+//!
+//! Float16 rows are widened with `fcvtl` (base AArch64 SIMD, exact for every pattern,
+//! subnormals included, and not subject to the flush-to-zero controls: conversions ignore
+//! FPCR.FZ16). Rust's float16 vector intrinsics are not stable yet, so it is written as
+//! inline assembly on the u16 bits.
 
 use core::arch::aarch64::*;
 
 use super::exact::{self, F64s};
-use super::simd::{self, Lanes};
+use super::simd::{self, Elem, Lanes};
 use super::tuning;
 
 /// Four f32 lanes; its methods need NEON.
@@ -39,6 +44,22 @@ impl Lanes for Neon {
         }
     }
     #[inline(always)]
+    unsafe fn load_f16(p: *const u16) -> Self {
+        // SAFETY: the caller guarantees `p` is aligned and valid for 4 u16, and NEON (# Safety
+        // of `Lanes::load_f16`).
+        unsafe { Neon(widen4(vld1_u16(p))) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial_f16(p: *const u16, n: usize) -> Self {
+        let mut buf = [0u16; 4];
+        // SAFETY: the caller guarantees `n < 4` and `p` aligned and valid for `n` u16, and NEON
+        // (# Safety of `Lanes::load_partial_f16`); `buf` is a local array of 4 u16.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load_f16(buf.as_ptr())
+        }
+    }
+    #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
         // SAFETY: the caller guarantees NEON (# Safety of `Lanes::mul_add`).
         unsafe { Neon(vfmaq_f32(acc.0, a.0, b.0)) }
@@ -55,36 +76,80 @@ impl Lanes for Neon {
     }
 }
 
+/// Four f16 bit patterns widened exactly to f32 (`fcvtl`).
+///
+/// # Safety
+/// The CPU has NEON.
+#[inline(always)]
+unsafe fn widen4(h: uint16x4_t) -> float32x4_t {
+    let out: float32x4_t;
+    // SAFETY: `fcvtl` is a base AArch64 SIMD instruction (the caller guarantees NEON, # Safety
+    // above); it reads and writes only the two named vector registers, touches no memory and
+    // no stack. It may set FPSR's cumulative exception bits (a signalling NaN), so the flags
+    // are not declared preserved.
+    unsafe {
+        core::arch::asm!(
+            "fcvtl {out:v}.4s, {h:v}.4h",
+            out = lateout(vreg) out,
+            h = in(vreg) h,
+            options(pure, nomem, nostack),
+        );
+    }
+    out
+}
+
+/// Float32 (`T = f32`) or float16 (`T = u16`) rows.
+///
 /// # Safety
 /// The CPU has NEON; pointers as in [`simd::rows`].
 #[target_feature(enable = "neon")]
-pub(crate) unsafe fn neon_rows<const L2: bool>(
+pub(crate) unsafe fn neon_rows<T: Elem, const L2: bool>(
     d: usize,
     q: *const f32,
-    rows: &[*const f32],
+    rows: &[*const T],
     out: &mut [f32],
 ) {
     // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
-    // enables NEON, all that `Neon` needs.
-    unsafe { simd::rows::<Neon, L2, { tuning::NEON_SCAN.0 }, { tuning::NEON_SCAN.1 }>(d, q, rows, out) }
+    // enables NEON, all that `Neon` needs for either row type.
+    unsafe { simd::rows::<Neon, T, L2, { tuning::NEON_SCAN.0 }, { tuning::NEON_SCAN.1 }>(d, q, rows, out) }
 }
 
+/// Float32 or float16 rows, as [`neon_rows`].
+///
 /// # Safety
 /// The CPU has NEON; pointers as in [`simd::tile`].
 #[target_feature(enable = "neon")]
-pub(crate) unsafe fn neon_tile<const L2: bool>(
+pub(crate) unsafe fn neon_tile<T: Elem, const L2: bool>(
     d: usize,
     qs: &[*const f32],
-    rows: &[*const f32],
+    rows: &[*const T],
     out: &mut [f32],
     stride: usize,
 ) {
     // 4 x 4 = 16 accumulators + 4 row registers of the 32 vector registers.
     // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
-    // function enables NEON, all that `Neon` needs.
+    // function enables NEON, all that `Neon` needs for either row type.
     unsafe {
-        simd::tile::<Neon, L2, { tuning::NEON_TILE.0 }, { tuning::NEON_TILE.1 }>(d, qs, rows, out, stride)
+        simd::tile::<Neon, T, L2, { tuning::NEON_TILE.0 }, { tuning::NEON_TILE.1 }>(d, qs, rows, out, stride)
     }
+}
+
+/// [`super::f16::widen`] with `fcvtl`, four values per instruction (exact).
+///
+/// # Safety
+/// The CPU has NEON; `src.len() == dst.len()`.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn neon_widen(src: &[u16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let full = n - n % 4;
+    let mut i = 0;
+    while i < full {
+        // SAFETY: `i + 4 <= full <= n`, so both 4-value accesses are inside the slices (and
+        // aligned for their types); the CPU has NEON (# Safety above).
+        unsafe { vst1q_f32(dst.as_mut_ptr().add(i), widen4(vld1_u16(src.as_ptr().add(i)))) };
+        i += 4;
+    }
+    super::f16::widen_portable(&src[full..n], &mut dst[full..n]);
 }
 
 /// Two f64 lanes for the correctly rounded values of `exact.rs`; its methods need NEON.

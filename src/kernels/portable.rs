@@ -1,8 +1,31 @@
 //! Portable kernels: plain Rust with several independent accumulators so the compiler can
 //! vectorize the reduction on any target (SSE2, NEON, ...). This is the reference that every
 //! target-specific kernel is tested against.
+//!
+//! Float16 rows go through the same code, each value widened exactly ([`super::f16::to_f32`])
+//! where it is read, so they score what their widened float32 copies score, bit for bit.
 
 const LANES: usize = 16;
+
+/// A row element: its f32 value (exact).
+trait Value: Copy {
+    fn value(self) -> f32;
+}
+
+impl Value for f32 {
+    #[inline(always)]
+    fn value(self) -> f32 {
+        self
+    }
+}
+
+/// Float16 bit patterns.
+impl Value for u16 {
+    #[inline(always)]
+    fn value(self) -> f32 {
+        super::f16::to_f32(self)
+    }
+}
 
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -17,22 +40,37 @@ pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
     })
 }
 
+/// [`dot`] of `a` and the float16 row `b`, widened exactly.
+#[inline]
+pub fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
+    sum_f32(a, b, |x, y| x * y)
+}
+
+/// [`l2sq`] of `a` and the float16 row `b`, widened exactly.
+#[inline]
+pub fn l2sq_f16(a: &[f32], b: &[u16]) -> f32 {
+    sum_f32(a, b, |x, y| {
+        let d = x - y;
+        d * d
+    })
+}
+
 /// `LANES` independent f32 accumulators (so the compiler vectorizes them), a tail chain, and
 /// a pairwise reduction in a fixed order.
 #[inline(always)]
-fn sum_f32(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
+fn sum_f32<T: Value>(a: &[f32], b: &[T], term: impl Fn(f32, f32) -> f32) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; LANES];
     for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
         for i in 0..LANES {
-            acc[i] += term(x[i], y[i]);
+            acc[i] += term(x[i], y[i].value());
         }
     }
     let full = n - n % LANES;
     let mut tail = 0.0f32;
     for (&x, &y) in a[full..].iter().zip(&b[full..]) {
-        tail += term(x, y);
+        tail += term(x, y.value());
     }
     reduce(&acc) + tail
 }
@@ -68,6 +106,26 @@ pub fn scores_tile(op: super::Op, queries: &[&[f32]], rows: &[&[f32]], out: &mut
     }
     for (q, o) in queries.iter().zip(out.chunks_exact_mut(rows.len())) {
         scores(op, q, rows, o);
+    }
+}
+
+/// [`scores`] over float16 rows (the reference for [`super::Kernel::scores_f16`]).
+pub fn scores_f16(op: super::Op, query: &[f32], rows: &[&[u16]], out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(rows) {
+        *o = match op {
+            super::Op::Dot => dot_f16(query, row),
+            super::Op::L2sq => l2sq_f16(query, row),
+        };
+    }
+}
+
+/// [`scores_tile`] over float16 rows.
+pub fn scores_tile_f16(op: super::Op, queries: &[&[f32]], rows: &[&[u16]], out: &mut [f32]) {
+    if rows.is_empty() {
+        return;
+    }
+    for (q, o) in queries.iter().zip(out.chunks_exact_mut(rows.len())) {
+        scores_f16(op, q, rows, o);
     }
 }
 

@@ -7,6 +7,10 @@
 //! batch, a lone remainder row), so equal rows score equally wherever they sit in a block and a
 //! batch search returns exactly what single searches return.
 //!
+//! Rows are float32 or float16 ([`Elem`]): a float16 row is widened to f32 lanes as it is
+//! loaded (exactly), and everything after the load is the same code, so a float16 row scores
+//! bit for bit what its widened float32 copy scores.
+//!
 //! Everything here is `#[inline(always)]` and generic: the instruction-set modules instantiate
 //! it inside their `#[target_feature]` entry points, which is where the intrinsics get their
 //! features.
@@ -39,6 +43,21 @@ pub(crate) trait Lanes: Copy {
     /// `n < WIDTH`, and `p` is aligned for f32 and valid for reading `n` floats; the CPU has
     /// the implementation's features.
     unsafe fn load_partial(p: *const f32, n: usize) -> Self;
+    /// Load `WIDTH` f16 bit patterns from `p`, each widened exactly to f32 (as
+    /// [`super::f16::to_f32`] does, NaN and infinity included).
+    ///
+    /// # Safety
+    /// `p` is aligned for u16 and valid for reading `WIDTH` values; the CPU has the
+    /// implementation's features and, where the implementation says so, a conversion feature
+    /// on top of them (F16C for AVX2).
+    unsafe fn load_f16(p: *const u16) -> Self;
+    /// Load `n < WIDTH` f16 bit patterns from `p`, widened as in [`Lanes::load_f16`], the other
+    /// lanes zero; never reads past `p + n`.
+    ///
+    /// # Safety
+    /// `n < WIDTH`, `p` aligned for u16 and valid for reading `n` values; the CPU as for
+    /// [`Lanes::load_f16`].
+    unsafe fn load_partial_f16(p: *const u16, n: usize) -> Self;
     /// `a * b + acc` (fused where the instruction set has it).
     ///
     /// # Safety
@@ -60,7 +79,47 @@ pub(crate) trait Lanes: Copy {
     /// The CPU has the implementation's features. `p` may be any address: a prefetch never
     /// faults.
     #[inline(always)]
-    unsafe fn prefetch(_p: *const f32) {}
+    unsafe fn prefetch(_p: *const u8) {}
+}
+
+/// The element type of a row: `f32`, or `u16` holding f16 bit patterns. Queries are always f32.
+pub(crate) trait Elem: Copy {
+    /// [`Lanes::load`] or [`Lanes::load_f16`].
+    ///
+    /// # Safety
+    /// As that method.
+    unsafe fn load<V: Lanes>(p: *const Self) -> V;
+    /// [`Lanes::load_partial`] or [`Lanes::load_partial_f16`].
+    ///
+    /// # Safety
+    /// As that method.
+    unsafe fn load_partial<V: Lanes>(p: *const Self, n: usize) -> V;
+}
+
+impl Elem for f32 {
+    #[inline(always)]
+    unsafe fn load<V: Lanes>(p: *const f32) -> V {
+        // SAFETY: the caller upholds `Lanes::load`'s contract (# Safety of `Elem::load`).
+        unsafe { V::load(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial<V: Lanes>(p: *const f32, n: usize) -> V {
+        // SAFETY: the caller upholds `Lanes::load_partial`'s contract (# Safety above).
+        unsafe { V::load_partial(p, n) }
+    }
+}
+
+impl Elem for u16 {
+    #[inline(always)]
+    unsafe fn load<V: Lanes>(p: *const u16) -> V {
+        // SAFETY: the caller upholds `Lanes::load_f16`'s contract (# Safety of `Elem::load`).
+        unsafe { V::load_f16(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial<V: Lanes>(p: *const u16, n: usize) -> V {
+        // SAFETY: the caller upholds `Lanes::load_partial_f16`'s contract (# Safety above).
+        unsafe { V::load_partial_f16(p, n) }
+    }
 }
 
 /// `a * b + acc` for a dot product, `(a - b)^2 + acc` for a squared distance.
@@ -81,33 +140,34 @@ unsafe fn step<V: Lanes, const L2: bool>(a: V, b: V, acc: V) -> V {
     }
 }
 
-/// Scores of `Q` queries against `R` rows, each pointer `d` floats long.
+/// Scores of `Q` queries against `R` rows, each pointer `d` values long.
 ///
 /// # Safety
-/// Every pointer must be aligned for f32 and valid for reading `d` floats; the instruction set
-/// must be available.
+/// Every pointer must be aligned for its type and valid for reading `d` values; the
+/// instruction set (with what `T`'s loads need) must be available.
 #[inline(always)]
-pub(crate) unsafe fn micro<V: Lanes, const L2: bool, const Q: usize, const R: usize>(
+pub(crate) unsafe fn micro<V: Lanes, T: Elem, const L2: bool, const Q: usize, const R: usize>(
     d: usize,
     qs: &[*const f32; Q],
-    rs: &[*const f32; R],
+    rs: &[*const T; R],
 ) -> [[f32; R]; Q] {
     // SAFETY: the caller guarantees the pointers and the CPU (# Safety above), which is the
     // contract of `micro_prefetching`; `next` is `rs` (and unused without prefetching).
-    unsafe { micro_prefetching::<V, L2, Q, R, false>(d, qs, rs, rs) }
+    unsafe { micro_prefetching::<V, T, L2, Q, R, false>(d, qs, rs, rs) }
 }
 
-/// [`micro`] that also prefetches the rows `next` (each valid for `d` floats) in step with its
+/// [`micro`] that also prefetches the rows `next` (each valid for `d` values) in step with its
 /// own loads. Eight rows read side by side are eight short streams that the hardware prefetcher
 /// only picks up late; asking for the next group while this one computes hides that start-up.
 ///
 /// # Safety
-/// As for [`micro`]: every pointer of `qs` and `rs` must be valid for reading `d` floats, and
-/// the instruction set must be available. The `next` pointers are only prefetched, never
+/// As for [`micro`]: every pointer of `qs` and `rs` must be valid for reading `d` values, and
+/// the instruction set (with what `T`'s loads need) must be available. The `next` pointers are only prefetched, never
 /// read, so they may be anything.
 #[inline(always)]
 pub(crate) unsafe fn micro_prefetching<
     V: Lanes,
+    T: Elem,
     const L2: bool,
     const Q: usize,
     const R: usize,
@@ -115,10 +175,10 @@ pub(crate) unsafe fn micro_prefetching<
 >(
     d: usize,
     qs: &[*const f32; Q],
-    rs: &[*const f32; R],
-    next: &[*const f32; R],
+    rs: &[*const T; R],
+    next: &[*const T; R],
 ) -> [[f32; R]; Q] {
-    // SAFETY: the caller guarantees that every `qs` and `rs` pointer is valid for `d` floats
+    // SAFETY: the caller guarantees that every `qs` and `rs` pointer is valid for `d` values
     // and that the CPU supports `V` (# Safety above). The full loads read `[i, i + WIDTH)`
     // with `i + WIDTH <= full <= d`, the partial ones `[full, d)` with `d - full < WIDTH`;
     // the prefetches never fault.
@@ -130,12 +190,12 @@ pub(crate) unsafe fn micro_prefetching<
             if PF {
                 for &p in next {
                     // Prefetches never fault, so the address may run past the row (wrapping_add).
-                    V::prefetch(p.wrapping_add(i));
+                    V::prefetch(p.wrapping_add(i) as *const u8);
                 }
             }
             let mut rv = [V::zero(); R];
             for r in 0..R {
-                rv[r] = V::load(rs[r].add(i));
+                rv[r] = T::load::<V>(rs[r].add(i));
             }
             for q in 0..Q {
                 let qv = V::load(qs[q].add(i));
@@ -149,7 +209,7 @@ pub(crate) unsafe fn micro_prefetching<
             let n = d - full;
             let mut rv = [V::zero(); R];
             for r in 0..R {
-                rv[r] = V::load_partial(rs[r].add(full), n);
+                rv[r] = T::load_partial::<V>(rs[r].add(full), n);
             }
             for q in 0..Q {
                 let qv = V::load_partial(qs[q].add(full), n);
@@ -169,7 +229,7 @@ pub(crate) unsafe fn micro_prefetching<
 }
 
 #[inline(always)]
-fn array<const N: usize>(p: &[*const f32]) -> &[*const f32; N] {
+fn array<P, const N: usize>(p: &[*const P]) -> &[*const P; N] {
     p.try_into().expect("micro-kernel pointer count")
 }
 
@@ -178,13 +238,13 @@ fn array<const N: usize>(p: &[*const f32]) -> &[*const f32; N] {
 /// within long rows (`tuning::Scan` says which value each instruction set uses and why).
 ///
 /// # Safety
-/// `q` and every row pointer valid for `d` floats; `out.len() == rows.len()`; the instruction
-/// set available.
+/// `q` and every row pointer valid for `d` values; `out.len() == rows.len()`; the instruction
+/// set (with what `T`'s loads need) available.
 #[inline(always)]
-pub(crate) unsafe fn rows<V: Lanes, const L2: bool, const R: usize, const LONG_PF: bool>(
+pub(crate) unsafe fn rows<V: Lanes, T: Elem, const L2: bool, const R: usize, const LONG_PF: bool>(
     d: usize,
     q: *const f32,
-    rows: &[*const f32],
+    rows: &[*const T],
     out: &mut [f32],
 ) {
     let qs = [q];
@@ -193,29 +253,30 @@ pub(crate) unsafe fn rows<V: Lanes, const L2: bool, const R: usize, const LONG_P
     let groups = rows.len() / R;
     // Short rows: fetch the whole next group while this one computes. Long rows (a group
     // larger than L1 can hold twice): run a fixed distance ahead within the same rows instead.
-    let ahead = tuning::PREFETCH_AHEAD_BYTES / 4;
-    let whole_group = R * d * 4 <= tuning::PREFETCH_WHOLE_GROUP_BYTES;
+    let size = core::mem::size_of::<T>();
+    let ahead = tuning::PREFETCH_AHEAD_BYTES / size;
+    let whole_group = R * d * size <= tuning::PREFETCH_WHOLE_GROUP_BYTES;
     for (g, (rp, o)) in (&mut chunks).zip(&mut outs).enumerate() {
         let v = if whole_group {
             let next = if g + 1 < groups { &rows[(g + 1) * R..(g + 2) * R] } else { rp };
-            // SAFETY: `q` and the rows are valid for `d` floats and the CPU supports `V` (the
+            // SAFETY: `q` and the rows are valid for `d` values and the CPU supports `V` (the
             // caller's contract, # Safety above); `next` is only prefetched.
-            unsafe { micro_prefetching::<V, L2, 1, R, true>(d, &qs, array::<R>(rp), array::<R>(next)) }
+            unsafe { micro_prefetching::<V, T, L2, 1, R, true>(d, &qs, array(rp), array(next)) }
         } else {
-            let mut next = [core::ptr::null::<f32>(); R];
+            let mut next = [core::ptr::null::<T>(); R];
             for (n, &p) in next.iter_mut().zip(rp) {
                 *n = p.wrapping_add(ahead / R);
             }
             // SAFETY: as above; these `next` addresses may lie past the rows, but they are only
             // prefetched, which never faults.
-            unsafe { micro_prefetching::<V, L2, 1, R, LONG_PF>(d, &qs, array::<R>(rp), &next) }
+            unsafe { micro_prefetching::<V, T, L2, 1, R, LONG_PF>(d, &qs, array(rp), &next) }
         };
         o.copy_from_slice(&v[0]);
     }
     for (&rp, o) in chunks.remainder().iter().zip(outs.into_remainder()) {
-        // SAFETY: `q` and the row are valid for `d` floats and the CPU supports `V` (# Safety
+        // SAFETY: `q` and the row are valid for `d` values and the CPU supports `V` (# Safety
         // above).
-        *o = unsafe { micro::<V, L2, 1, 1>(d, &qs, &[rp]) }[0][0];
+        *o = unsafe { micro::<V, T, L2, 1, 1>(d, &qs, &[rp]) }[0][0];
     }
 }
 
@@ -227,10 +288,10 @@ pub(crate) unsafe fn rows<V: Lanes, const L2: bool, const R: usize, const LONG_P
 /// As for [`rows`]; `stride >= rows.len()` and `out` holds `(queries.len() - 1) * stride +
 /// rows.len()` floats at least.
 #[inline(always)]
-pub(crate) unsafe fn tile<V: Lanes, const L2: bool, const Q: usize, const R: usize>(
+pub(crate) unsafe fn tile<V: Lanes, T: Elem, const L2: bool, const Q: usize, const R: usize>(
     d: usize,
     queries: &[*const f32],
-    rows: &[*const f32],
+    rows: &[*const T],
     out: &mut [f32],
     stride: usize,
 ) {
@@ -244,10 +305,10 @@ pub(crate) unsafe fn tile<V: Lanes, const L2: bool, const Q: usize, const R: usi
             let qn = (queries.len() - q0).min(Q);
             let qp = &queries[q0..q0 + qn];
             if qn == Q && rn == R {
-                // SAFETY: every query and row pointer is valid for `d` floats and the CPU
+                // SAFETY: every query and row pointer is valid for `d` values and the CPU
                 // supports `V` (the caller's contract, # Safety above); `out` is indexed with
                 // bounds checks.
-                let v = unsafe { micro::<V, L2, Q, R>(d, array::<Q>(qp), array::<R>(rp)) };
+                let v = unsafe { micro::<V, T, L2, Q, R>(d, array(qp), array(rp)) };
                 for (q, row) in v.iter().enumerate() {
                     out[(q0 + q) * stride + r0..][..R].copy_from_slice(row);
                 }
@@ -255,7 +316,7 @@ pub(crate) unsafe fn tile<V: Lanes, const L2: bool, const Q: usize, const R: usi
                 // Fewer than Q queries left: one query at a time over the R rows.
                 for (q, &one) in qp.iter().enumerate() {
                     // SAFETY: as above.
-                    let v = unsafe { micro::<V, L2, 1, R>(d, &[one], array::<R>(rp)) };
+                    let v = unsafe { micro::<V, T, L2, 1, R>(d, &[one], array(rp)) };
                     out[(q0 + q) * stride + r0..][..R].copy_from_slice(&v[0]);
                 }
             } else {
@@ -263,14 +324,14 @@ pub(crate) unsafe fn tile<V: Lanes, const L2: bool, const Q: usize, const R: usi
                 for (r, &row) in rp.iter().enumerate() {
                     if qn == Q {
                         // SAFETY: as above.
-                        let v = unsafe { micro::<V, L2, Q, 1>(d, array::<Q>(qp), &[row]) };
+                        let v = unsafe { micro::<V, T, L2, Q, 1>(d, array(qp), &[row]) };
                         for q in 0..Q {
                             out[(q0 + q) * stride + r0 + r] = v[q][0];
                         }
                     } else {
                         for (q, &one) in qp.iter().enumerate() {
                             // SAFETY: as above.
-                            let v = unsafe { micro::<V, L2, 1, 1>(d, &[one], &[row]) };
+                            let v = unsafe { micro::<V, T, L2, 1, 1>(d, &[one], &[row]) };
                             out[(q0 + q) * stride + r0 + r] = v[0][0];
                         }
                     }

@@ -5,12 +5,14 @@
 //! contracts (on [`Lanes`] and [`F64s`]) require a CPU with AVX2 and FMA for [`Avx2`] and
 //! [`Avx2F64`], and with AVX-512F, AVX-512DQ, AVX2 and FMA for [`Avx512`] and [`Avx512F64`]:
 //! exactly what the `#[target_feature]` entry points below enable, and what
-//! [`super::Kernel::is_supported`] checks before any of them runs.
+//! [`super::Kernel::is_supported`] checks before any of them runs. [`Avx2`]'s float16 loads
+//! also need F16C: only the `_f16` entry points enable it, and [`super::Kernel`] reaches them
+//! only after checking it (AVX-512F has its own conversion instruction).
 
 use core::arch::x86_64::*;
 
 use super::exact::{self, F64s};
-use super::simd::{self, Lanes};
+use super::simd::{self, Elem, Lanes};
 use super::tuning;
 
 /// Eight f32 lanes; its methods need AVX2 and FMA.
@@ -44,6 +46,24 @@ impl Lanes for Avx2 {
         }
     }
     #[inline(always)]
+    unsafe fn load_f16(p: *const u16) -> Self {
+        // SAFETY: the caller guarantees `p` is valid for 8 u16, AVX2 and F16C (# Safety of
+        // `Lanes::load_f16`; F16C is this type's conversion feature); the load is unaligned.
+        unsafe { Avx2(_mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i))) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial_f16(p: *const u16, n: usize) -> Self {
+        // There is no 16-bit masked load below AVX-512BW: copy the n values into zeros (f16 +0
+        // widens to the same +0.0 lanes `load_partial` gives).
+        let mut buf = [0u16; 8];
+        // SAFETY: the caller guarantees `n < 8`, `p` valid for `n` u16, AVX2 and F16C
+        // (# Safety of `Lanes::load_partial_f16`); `buf` is a local array of 8 u16.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load_f16(buf.as_ptr())
+        }
+    }
+    #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
         // SAFETY: the caller guarantees AVX2 and FMA (# Safety of `Lanes::mul_add`).
         unsafe { Avx2(_mm256_fmadd_ps(a.0, b.0, acc.0)) }
@@ -65,7 +85,7 @@ impl Lanes for Avx2 {
         }
     }
     #[inline(always)]
-    unsafe fn prefetch(p: *const f32) {
+    unsafe fn prefetch(p: *const u8) {
         // SAFETY: a prefetch never faults, whatever the address (# Safety of
         // `Lanes::prefetch`), and SSE is part of x86-64.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
@@ -97,6 +117,24 @@ impl Lanes for Avx512 {
         unsafe { Avx512(_mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p)) }
     }
     #[inline(always)]
+    unsafe fn load_f16(p: *const u16) -> Self {
+        // SAFETY: the caller guarantees `p` is valid for 16 u16 and AVX-512F, which has the
+        // conversion (# Safety of `Lanes::load_f16`); the load is unaligned.
+        unsafe { Avx512(_mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i))) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial_f16(p: *const u16, n: usize) -> Self {
+        // A 16-bit masked load needs AVX-512BW, which this kernel does not require: copy the
+        // n values into zeros instead (f16 +0 widens to +0.0, as in `load_partial`).
+        let mut buf = [0u16; 16];
+        // SAFETY: the caller guarantees `n < 16`, `p` valid for `n` u16 and AVX-512F (# Safety
+        // of `Lanes::load_partial_f16`); `buf` is a local array of 16 u16.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load_f16(buf.as_ptr())
+        }
+    }
+    #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
         // SAFETY: the caller guarantees AVX-512F (# Safety of `Lanes::mul_add`).
         unsafe { Avx512(_mm512_fmadd_ps(a.0, b.0, acc.0)) }
@@ -117,10 +155,27 @@ impl Lanes for Avx512 {
         }
     }
     #[inline(always)]
-    unsafe fn prefetch(p: *const f32) {
+    unsafe fn prefetch(p: *const u8) {
         // SAFETY: a prefetch never faults, whatever the address (# Safety of
         // `Lanes::prefetch`), and SSE is part of x86-64.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
+    }
+}
+
+/// The AVX2 scan with the vendor's profile (both entry points below).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA, and F16C if `T` is `u16`; pointers as in [`simd::rows`].
+#[inline(always)]
+unsafe fn avx2_scan<T: Elem, const L2: bool>(d: usize, q: *const f32, rows: &[*const T], out: &mut [f32]) {
+    use tuning::{AVX2_SCAN, AVX2_SCAN_AMD};
+    if tuning::amd() {
+        // SAFETY: the caller guarantees the pointers, `out` and the CPU features `Avx2` and
+        // `T`'s loads need (# Safety above).
+        unsafe { simd::rows::<Avx2, T, L2, { AVX2_SCAN_AMD.0 }, { AVX2_SCAN_AMD.1 }>(d, q, rows, out) }
+    } else {
+        // SAFETY: as above.
+        unsafe { simd::rows::<Avx2, T, L2, { AVX2_SCAN.0 }, { AVX2_SCAN.1 }>(d, q, rows, out) }
     }
 }
 
@@ -133,15 +188,25 @@ pub(crate) unsafe fn avx2_rows<const L2: bool>(
     rows: &[*const f32],
     out: &mut [f32],
 ) {
-    use tuning::{AVX2_SCAN, AVX2_SCAN_AMD};
-    if tuning::amd() {
-        // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
-        // enables AVX2 and FMA, all that `Avx2` needs.
-        unsafe { simd::rows::<Avx2, L2, { AVX2_SCAN_AMD.0 }, { AVX2_SCAN_AMD.1 }>(d, q, rows, out) }
-    } else {
-        // SAFETY: as above.
-        unsafe { simd::rows::<Avx2, L2, { AVX2_SCAN.0 }, { AVX2_SCAN.1 }>(d, q, rows, out) }
-    }
+    // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
+    // enables AVX2 and FMA, all that `Avx2` needs for f32 rows.
+    unsafe { avx2_scan::<f32, L2>(d, q, rows, out) }
+}
+
+/// [`avx2_rows`] over float16 rows.
+///
+/// # Safety
+/// The CPU has AVX2, FMA and F16C; pointers as in [`simd::rows`].
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn avx2_rows_f16<const L2: bool>(
+    d: usize,
+    q: *const f32,
+    rows: &[*const u16],
+    out: &mut [f32],
+) {
+    // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
+    // enables AVX2, FMA and F16C, all that `Avx2` needs for f16 rows.
+    unsafe { avx2_scan::<u16, L2>(d, q, rows, out) }
 }
 
 /// [`avx2_rows`] with a given scan profile (rows side by side, long-row prefetch), so tests
@@ -158,7 +223,7 @@ pub(crate) unsafe fn avx2_rows_profile<const L2: bool, const R: usize, const PF:
     out: &mut [f32],
 ) {
     // SAFETY: as in `avx2_rows`.
-    unsafe { simd::rows::<Avx2, L2, R, PF>(d, q, rows, out) }
+    unsafe { simd::rows::<Avx2, f32, L2, R, PF>(d, q, rows, out) }
 }
 
 /// # Safety
@@ -173,33 +238,62 @@ pub(crate) unsafe fn avx2_tile<const L2: bool>(
 ) {
     // 3 x 3 = 9 accumulators + 3 row registers + 1 query register of the 16 ymm registers.
     // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
-    // function enables AVX2 and FMA, all that `Avx2` needs.
+    // function enables AVX2 and FMA, all that `Avx2` needs for f32 rows.
     unsafe {
-        simd::tile::<Avx2, L2, { tuning::AVX2_TILE.0 }, { tuning::AVX2_TILE.1 }>(d, qs, rows, out, stride)
+        simd::tile::<Avx2, f32, L2, { tuning::AVX2_TILE.0 }, { tuning::AVX2_TILE.1 }>(
+            d, qs, rows, out, stride,
+        )
     }
 }
 
+/// [`avx2_tile`] over float16 rows.
+///
+/// # Safety
+/// The CPU has AVX2, FMA and F16C; pointers as in [`simd::tile`].
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn avx2_tile_f16<const L2: bool>(
+    d: usize,
+    qs: &[*const f32],
+    rows: &[*const u16],
+    out: &mut [f32],
+    stride: usize,
+) {
+    // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
+    // function enables AVX2, FMA and F16C, all that `Avx2` needs for f16 rows.
+    unsafe {
+        simd::tile::<Avx2, u16, L2, { tuning::AVX2_TILE.0 }, { tuning::AVX2_TILE.1 }>(
+            d, qs, rows, out, stride,
+        )
+    }
+}
+
+/// Float32 (`T = f32`) or float16 (`T = u16`) rows; AVX-512F converts float16 itself.
+///
 /// # Safety
 /// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA; pointers as in [`simd::rows`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-pub(crate) unsafe fn avx512_rows<const L2: bool>(
+pub(crate) unsafe fn avx512_rows<T: Elem, const L2: bool>(
     d: usize,
     q: *const f32,
-    rows: &[*const f32],
+    rows: &[*const T],
     out: &mut [f32],
 ) {
     // SAFETY: the caller guarantees the pointers and `out` (# Safety above); this function
-    // enables AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
-    unsafe { simd::rows::<Avx512, L2, { tuning::AVX512_SCAN.0 }, { tuning::AVX512_SCAN.1 }>(d, q, rows, out) }
+    // enables AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs for either row type.
+    unsafe {
+        simd::rows::<Avx512, T, L2, { tuning::AVX512_SCAN.0 }, { tuning::AVX512_SCAN.1 }>(d, q, rows, out)
+    }
 }
 
+/// Float32 or float16 rows, as [`avx512_rows`].
+///
 /// # Safety
 /// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA; pointers as in [`simd::tile`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-pub(crate) unsafe fn avx512_tile<const L2: bool>(
+pub(crate) unsafe fn avx512_tile<T: Elem, const L2: bool>(
     d: usize,
     qs: &[*const f32],
-    rows: &[*const f32],
+    rows: &[*const T],
     out: &mut [f32],
     stride: usize,
 ) {
@@ -207,7 +301,7 @@ pub(crate) unsafe fn avx512_tile<const L2: bool>(
     // SAFETY: the caller guarantees the pointers, `out` and `stride` (# Safety above); this
     // function enables AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
     unsafe {
-        simd::tile::<Avx512, L2, { tuning::AVX512_TILE.0 }, { tuning::AVX512_TILE.1 }>(
+        simd::tile::<Avx512, T, L2, { tuning::AVX512_TILE.0 }, { tuning::AVX512_TILE.1 }>(
             d, qs, rows, out, stride,
         )
     }
@@ -415,4 +509,69 @@ pub(crate) unsafe fn avx2_norm_sq_f64(a: &[f32]) -> f64 {
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_scale_f64(row: &mut [f32], inv: f64) {
     super::portable::scale_f64(row, inv)
+}
+
+/// Whether the CPU has F16C (and the AVX it extends): the float16 conversion instructions.
+#[inline]
+pub(crate) fn has_f16c() -> bool {
+    is_x86_feature_detected!("avx") && is_x86_feature_detected!("f16c")
+}
+
+/// [`super::f16::narrow_checked`] with F16C: eight values per instruction, rounding to nearest
+/// even by the instruction's immediate (bit 2 clear: not the MXCSR mode).
+///
+/// # Safety
+/// The CPU has AVX and F16C; `src.len() == dst.len()`.
+#[target_feature(enable = "avx,f16c")]
+pub(crate) unsafe fn f16c_narrow_checked(src: &[f32], dst: &mut [u16]) -> Result<(), usize> {
+    const RNE: i32 = _MM_FROUND_TO_NEAREST_INT;
+    let n = src.len().min(dst.len());
+    let full = n - n % 8;
+    let mut first = None;
+    let exp = _mm_set1_epi16(0x7c00);
+    let mut i = 0;
+    while i < full {
+        // SAFETY: `i + 8 <= full <= n`, so both 8-value accesses are inside the slices; the
+        // CPU has AVX and F16C (# Safety above); the loads and stores are unaligned.
+        let h = unsafe {
+            let h = _mm256_cvtps_ph::<RNE>(_mm256_loadu_ps(src.as_ptr().add(i)));
+            _mm_storeu_si128(dst.as_mut_ptr().add(i) as *mut __m128i, h);
+            h
+        };
+        if first.is_none() {
+            // Lanes whose exponent is all ones: infinity or NaN.
+            let bad = _mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(h, exp), exp));
+            if bad != 0 {
+                first = Some(i + bad.trailing_zeros() as usize / 2);
+            }
+        }
+        i += 8;
+    }
+    let tail = super::f16::narrow_checked_portable(&src[full..n], &mut dst[full..n]);
+    match (first, tail) {
+        (Some(i), _) => Err(i),
+        (None, Err(t)) => Err(full + t),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+/// [`super::f16::widen`] with F16C, eight values per instruction (exact).
+///
+/// # Safety
+/// The CPU has AVX and F16C; `src.len() == dst.len()`.
+#[target_feature(enable = "avx,f16c")]
+pub(crate) unsafe fn f16c_widen(src: &[u16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let full = n - n % 8;
+    let mut i = 0;
+    while i < full {
+        // SAFETY: `i + 8 <= full <= n`, so both 8-value accesses are inside the slices; the
+        // CPU has AVX and F16C (# Safety above); the loads and stores are unaligned.
+        unsafe {
+            let h = _mm_loadu_si128(src.as_ptr().add(i) as *const __m128i);
+            _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(h));
+        }
+        i += 8;
+    }
+    super::f16::widen_portable(&src[full..n], &mut dst[full..n]);
 }
