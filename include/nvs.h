@@ -141,6 +141,10 @@ typedef struct nvs_search_options {
   size_t threads;
 } nvs_search_options;
 
+// How a store keeps its rows: one of the `NVS_STORAGE_*` values (a plain integer type, so
+// any value is well defined; unknown values give `INVALID_ARGUMENT`).
+typedef uint32_t nvs_storage;
+
 // Search metric: one of the `NVS_METRIC_*` values. A plain integer type so that any value a
 // caller passes is well defined (unknown values give `INVALID_ARGUMENT`).
 typedef uint32_t nvs_metric;
@@ -163,6 +167,18 @@ typedef struct nvs_hit {
 
 // Euclidean distance, lowest first. A normalize store normalizes the query too.
 #define NVS_METRIC_EUCLIDEAN 2
+
+// float32 rows, exactly as added (after normalization): the default and the reference's
+// behaviour.
+#define NVS_STORAGE_FLOAT32 0
+
+// IEEE float16 rows: half the memory and half the bytes a search reads. Rows are checked and
+// normalized in float32, then rounded to the nearest float16 (a value beyond 65504 in
+// magnitude is `OUT_OF_RANGE` and fails the add); queries stay float32 and values are
+// computed in float32 from the rounded rows (raw stores: exactly, from the rounded rows). So
+// values differ from a float32 store's by the rounding of the rows (see the README). Saves
+// write `vectors` as `<f2`; opening such an archive gives a float16 store.
+#define NVS_STORAGE_FLOAT16 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -187,6 +203,16 @@ struct nvs_search_options nvs_search_options_default(void);
 // choice) rows and queries are stored and compared as unit vectors. On success `*out` owns a
 // new handle; free it with `nvs_store_free`.
 nvs_status nvs_store_new(size_t dimensions, bool normalize, struct nvs_store **out);
+
+// `nvs_store_new` with the rows kept as `storage` says (`NVS_STORAGE_FLOAT32` or
+// `NVS_STORAGE_FLOAT16`).
+nvs_status nvs_store_new_with_storage(size_t dimensions,
+                                      bool normalize,
+                                      nvs_storage storage,
+                                      struct nvs_store **out);
+
+// How the store keeps its rows (`NVS_STORAGE_FLOAT32` for NULL).
+nvs_storage nvs_store_storage(const struct nvs_store *store);
 
 // Free a store. NULL is a no-op. The handle must not be used afterwards, and no other thread
 // may be using it during the call.

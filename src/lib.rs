@@ -31,6 +31,7 @@ mod test_support;
 
 pub use error::{Error, ErrorKind, Result};
 pub use npz::{ReadOptions, WriteOptions};
+pub use rows::Storage;
 pub use search::{Hit, Metric, SearchOptions};
 pub use store::VectorStore;
 

@@ -8,22 +8,126 @@ use std::sync::OnceLock;
 
 use crate::column::Column;
 use crate::error::{fail, Error, Result};
-use crate::kernels::Kernel;
-use crate::memory;
+use crate::kernels::{f16, Kernel, Op};
+use crate::memory::{self, Plain};
 
-/// What every row of a store shares: its width and whether rows are kept unit length.
+/// What every row of a store shares: its width, whether rows are kept unit length, and how
+/// their values are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) dimensions: usize,
     pub(crate) normalize: bool,
+    pub(crate) storage: Storage,
 }
 
-/// Row storage: row-major float32 values and one id per row, each a [`Column`] (a prefix that
-/// may be mapped from an archive, then private memory). Raw stores cache each row's f64 norm
-/// for their searches ([`Rows::norms`]).
+/// How a store keeps its row values. Queries, normalization and every computed value stay
+/// float32 (float64 for raw stores' exact values) whichever is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Storage {
+    /// 4 bytes a value, exactly as added (after normalization): the reference's behaviour.
+    #[default]
+    Float32,
+    /// IEEE float16, 2 bytes a value: half the memory and half the bytes a search streams.
+    /// Rows are checked and normalized in float32, then rounded to the nearest float16; values
+    /// are computed from the rounded rows. A value beyond float16's range (65504) is refused.
+    Float16,
+}
+
+/// Row values: float32 or float16 (bit patterns), one [`Column`] either way.
+#[derive(Debug, Clone)]
+pub(crate) enum Values {
+    F32(Column<f32>),
+    F16(Column<u16>),
+}
+
+impl Values {
+    fn new(storage: Storage) -> Self {
+        match storage {
+            Storage::Float32 => Values::F32(Column::default()),
+            Storage::Float16 => Values::F16(Column::default()),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Values::F32(c) => c.len(),
+            Values::F16(c) => c.len(),
+        }
+    }
+
+    pub(crate) fn is_mapped(&self) -> bool {
+        match self {
+            Values::F32(c) => c.is_mapped(),
+            Values::F16(c) => c.is_mapped(),
+        }
+    }
+
+    /// Values `start..start + out.len()` as float32 (float16 ones widened, exactly).
+    pub(crate) fn copy_to(&self, start: usize, out: &mut [f32]) {
+        match self {
+            Values::F32(c) => c.copy_to(start, out),
+            Values::F16(c) => {
+                let mut bits = vec![0u16; out.len()];
+                c.copy_to(start, &mut bits);
+                f16::widen(&bits, out);
+            }
+        }
+    }
+}
+
+/// A kind of stored value the kernels score directly.
+pub(crate) trait Elem: Plain {
+    fn scores(kernel: Kernel, op: Op, query: &[f32], rows: &[&[Self]], out: &mut [f32]);
+    fn scores_tile(kernel: Kernel, op: Op, queries: &[&[f32]], rows: &[&[Self]], out: &mut [f32]);
+    /// Point `out` at `rows` as float32: the rows themselves where they are float32, else
+    /// their values widened into `scratch`.
+    fn as_f32<'a>(rows: &[&'a [Self]], scratch: &'a mut Vec<f32>, out: &mut [&'a [f32]]);
+    fn is_finite(self) -> bool;
+}
+
+impl Elem for f32 {
+    fn scores(kernel: Kernel, op: Op, query: &[f32], rows: &[&[f32]], out: &mut [f32]) {
+        kernel.scores(op, query, rows, out)
+    }
+    fn scores_tile(kernel: Kernel, op: Op, queries: &[&[f32]], rows: &[&[f32]], out: &mut [f32]) {
+        kernel.scores_tile(op, queries, rows, out)
+    }
+    fn as_f32<'a>(rows: &[&'a [f32]], _: &'a mut Vec<f32>, out: &mut [&'a [f32]]) {
+        out[..rows.len()].copy_from_slice(rows);
+    }
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Elem for u16 {
+    fn scores(kernel: Kernel, op: Op, query: &[f32], rows: &[&[u16]], out: &mut [f32]) {
+        kernel.scores_f16(op, query, rows, out)
+    }
+    fn scores_tile(kernel: Kernel, op: Op, queries: &[&[f32]], rows: &[&[u16]], out: &mut [f32]) {
+        kernel.scores_tile_f16(op, queries, rows, out)
+    }
+    fn as_f32<'a>(rows: &[&'a [u16]], scratch: &'a mut Vec<f32>, out: &mut [&'a [f32]]) {
+        let d = rows.first().map_or(0, |r| r.len());
+        scratch.resize(rows.len() * d, 0.0);
+        for (row, dst) in rows.iter().zip(scratch.chunks_exact_mut(d.max(1))) {
+            f16::widen(row, dst);
+        }
+        for (o, src) in out.iter_mut().zip(scratch.chunks_exact(d.max(1))) {
+            *o = src;
+        }
+    }
+    fn is_finite(self) -> bool {
+        self & 0x7c00 != 0x7c00
+    }
+}
+
+/// Row storage: row-major values and one id per row, each a [`Column`] (a prefix that may be
+/// mapped from an archive, then private memory). Raw stores cache each row's f64 norm for
+/// their searches ([`Rows::norms`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Rows {
-    pub(crate) vectors: Column<f32>,
+    pub(crate) vectors: Values,
     pub(crate) ids: Column<u64>,
     /// Unset only for a mapped raw store until a search needs them: the open does not read
     /// the rows. Normalized stores keep none (an empty, set value).
@@ -35,12 +139,6 @@ pub(crate) struct Rows {
 pub(crate) struct Norms {
     pub(crate) values: Vec<f64>,
     pub(crate) zero_rows: usize,
-}
-
-impl Default for Rows {
-    fn default() -> Self {
-        Rows { vectors: Column::default(), ids: Column::default(), norms: OnceLock::from(Norms::default()) }
-    }
 }
 
 /// Rows validated and prepared for storage but not yet visible.
@@ -60,7 +158,11 @@ impl Layout {
         if dimensions > (i32::MAX as usize) / 4 {
             fail!(InvalidArgument, "dimensions {dimensions} is too large");
         }
-        Ok(Layout { dimensions, normalize })
+        Ok(Layout { dimensions, normalize, storage: Storage::Float32 })
+    }
+
+    pub(crate) fn with_storage(self, storage: Storage) -> Self {
+        Layout { storage, ..self }
     }
 
     /// The one shape check of a row batch: `len` values must make whole rows.
@@ -112,18 +214,32 @@ impl Layout {
 
     /// The checks of a loaded archive for rows that stay where they are (a verified mapped
     /// open): finite values, and for a normalize store no zero row. The raw store's norms, or
-    /// `None` when a normalize store holds a row that is not unit length within
-    /// [`UNIT_TOLERANCE`] (it must be normalized, so it cannot stay in place).
-    pub(crate) fn check_in_place(&self, vectors: &[f32], what: &str) -> Result<Option<Norms>> {
+    /// `None` when a normalize store holds a row that is not unit length within the tolerance
+    /// of its storage ([`UNIT_TOLERANCE`], [`F16_UNIT_TOLERANCE`]): it must be normalized, so
+    /// it cannot stay in place.
+    pub(crate) fn check_in_place(&self, values: &Values, what: &str) -> Result<Option<Norms>> {
+        let tolerance = match values {
+            Values::F32(_) => UNIT_TOLERANCE,
+            Values::F16(_) => F16_UNIT_TOLERANCE,
+        };
         let mut stats = RowStats::new(self.normalize);
-        let mut norms = Norms { values: self.norms_for(vectors.len() / self.dimensions)?, zero_rows: 0 };
+        let mut norms = Norms { values: self.norms_for(values.len() / self.dimensions)?, zero_rows: 0 };
         let mut unit = true;
-        for (r, row) in vectors.chunks_exact(self.dimensions).enumerate() {
-            let norm = stats.visit(r, row, what)?;
-            match self.normalize {
-                false => norms.values.push(norm),
-                true => unit &= norm == 0.0 || (norm - 1.0).abs() <= UNIT_TOLERANCE,
+        let mut failed = None;
+        let mut r = 0;
+        for_each_row(values, self.dimensions, |row| {
+            if failed.is_some() {
+                return;
             }
+            match stats.visit(r, row, what) {
+                Err(e) => failed = Some(e),
+                Ok(norm) if !self.normalize => norms.values.push(norm),
+                Ok(norm) => unit &= norm == 0.0 || (norm - 1.0).abs() <= tolerance,
+            }
+            r += 1;
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
         stats.check_zero_rows(what)?;
         norms.zero_rows = stats.zero_norm_rows;
@@ -141,21 +257,30 @@ impl Layout {
 }
 
 impl Rows {
+    /// No rows, kept as `storage` says.
+    pub(crate) fn empty(storage: Storage) -> Self {
+        Rows {
+            vectors: Values::new(storage),
+            ids: Column::default(),
+            norms: OnceLock::from(Norms::default()),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
 
-    /// Row `i` of a store `d` wide.
-    #[inline]
-    pub(crate) fn row(&self, i: usize, d: usize) -> &[f32] {
-        self.vectors.chunk(i * d, (i + 1) * d)
+    /// Copy row `i` of a store `d` wide into `out` (`d` long), as float32.
+    pub(crate) fn row_into(&self, i: usize, d: usize, out: &mut [f32]) {
+        self.vectors.copy_to(i * d, &mut out[..d]);
     }
 
-    /// All rows at once (open and reload, after the archive was fully validated).
+    /// All rows at once (open and reload, after the archive was fully validated), kept as
+    /// `storage` says (`FORMAT`-free: a float16 store's rows were checked to fit).
     pub(crate) fn from_prepared(prepared: PreparedRows, ids: Vec<u64>) -> Self {
         debug_assert!(prepared.norms.is_empty() || prepared.norms.len() == ids.len());
         Rows {
-            vectors: Column::new(prepared.vectors),
+            vectors: Values::F32(Column::new(prepared.vectors)),
             ids: Column::new(ids),
             norms: OnceLock::from(Norms { values: prepared.norms, zero_rows: prepared.zero_norm_rows }),
         }
@@ -163,7 +288,7 @@ impl Rows {
 
     /// Rows left in place in a mapped archive. `norms`: `None` for a raw store whose rows
     /// were not read (computed when a search first needs them); normalized stores keep none.
-    pub(crate) fn from_mapped(vectors: Column<f32>, ids: Column<u64>, norms: Option<Norms>) -> Self {
+    pub(crate) fn from_mapped(vectors: Values, ids: Column<u64>, norms: Option<Norms>) -> Self {
         let lock = OnceLock::new();
         if let Some(n) = norms {
             let _ = lock.set(n);
@@ -180,15 +305,12 @@ impl Rows {
     /// first use after a mapped open of a raw store. `d`: the store's dimensions.
     pub(crate) fn norms(&self, d: usize) -> &Norms {
         self.norms.get_or_init(|| {
-            let kernel = Kernel::active();
             let mut norms = Norms::default();
-            for part in self.vectors.parts() {
-                for row in part.chunks_exact(d) {
-                    let n = kernel.norm_sq_f64(row).sqrt();
-                    norms.zero_rows += (n == 0.0) as usize;
-                    norms.values.push(n);
-                }
-            }
+            for_each_row(&self.vectors, d, |row| {
+                let n = Kernel::active().norm_sq_f64(row).sqrt();
+                norms.zero_rows += (n == 0.0) as usize;
+                norms.values.push(n);
+            });
             norms
         })
     }
@@ -203,9 +325,14 @@ impl Rows {
         vectors: &[f32],
         ids: Option<&[u64]>,
     ) -> Result<()> {
+        let Values::F32(column) = &mut self.vectors else {
+            // Float16 rows are rounded from prepared float32 ones.
+            let prepared = layout.prepare_rows(vectors, "vectors")?;
+            return self.append(layout, prepared, vectors.len() / layout.dimensions, ids);
+        };
         let n = vectors.len() / layout.dimensions;
-        let start = self.len();
-        self.vectors.owned_mut().try_reserve(vectors.len())?;
+        let start = self.ids.len();
+        column.owned_mut().try_reserve(vectors.len())?;
         self.ids.owned_mut().try_reserve(n)?;
         // Norms not computed yet (a mapped raw store) will be computed over every row later.
         let mut unset = Norms::default();
@@ -213,7 +340,7 @@ impl Rows {
         if !layout.normalize {
             norms.values.try_reserve(n)?;
         }
-        let owned = self.vectors.owned_mut();
+        let owned = column.owned_mut();
         let mut tail = Rollback {
             vectors: owned.len(),
             norms: norms.values.len(),
@@ -239,20 +366,41 @@ impl Rows {
 
     /// Append prepared rows with their ids (`None`: each row's id is its row index). Everything
     /// is reserved first, so an allocation failure leaves the rows untouched; Vec growth is
-    /// geometric, so many small appends stay amortized O(1) per row.
-    pub(crate) fn append(&mut self, prepared: PreparedRows, n: usize, ids: Option<&[u64]>) -> Result<()> {
+    /// geometric, so many small appends stay amortized O(1) per row. A float16 store rounds
+    /// the rows first (a value beyond float16's range fails the batch).
+    pub(crate) fn append(
+        &mut self,
+        layout: Layout,
+        mut prepared: PreparedRows,
+        n: usize,
+        ids: Option<&[u64]>,
+    ) -> Result<()> {
         let start = self.len();
         self.ids.owned_mut().try_reserve(n)?;
+        let halves = match &self.vectors {
+            Values::F16(_) => Some(narrow(layout, &mut prepared, "vectors")?),
+            Values::F32(_) => None,
+        };
         if let Some(norms) = self.norms.get_mut() {
             norms.values.try_reserve(prepared.norms.len())?;
         }
-        let owned = self.vectors.owned_mut();
-        if owned.is_empty() && owned.capacity() < prepared.vectors.len() {
-            // The first batch into an empty store: take the prepared buffer, no second copy.
-            *owned = prepared.vectors;
-        } else {
-            owned.try_reserve(prepared.vectors.len())?;
-            owned.extend_from_slice(&prepared.vectors);
+        match (&mut self.vectors, halves) {
+            (Values::F16(column), Some(halves)) => {
+                let owned = column.owned_mut();
+                owned.try_reserve(halves.len())?;
+                owned.extend_from_slice(&halves);
+            }
+            (Values::F32(column), _) => {
+                let owned = column.owned_mut();
+                if owned.is_empty() && owned.capacity() < prepared.vectors.len() {
+                    // The first batch into an empty store: take the prepared buffer, no copy.
+                    *owned = prepared.vectors;
+                } else {
+                    owned.try_reserve(prepared.vectors.len())?;
+                    owned.extend_from_slice(&prepared.vectors);
+                }
+            }
+            (Values::F16(_), None) => unreachable!("float16 rows are narrowed above"),
         }
         match ids {
             Some(ids) => self.ids.owned_mut().extend_from_slice(ids),
@@ -263,6 +411,83 @@ impl Rows {
             norms.zero_rows += prepared.zero_norm_rows;
         }
         Ok(())
+    }
+
+    /// All rows of a float16 archive, checked as loaded float32 rows are (finite values; a
+    /// normalize store keeps rows within [`F16_UNIT_TOLERANCE`] of unit length as they are and
+    /// normalizes the others, then rounds them again).
+    pub(crate) fn from_f16(layout: Layout, mut halves: Vec<u16>, ids: Vec<u64>, what: &str) -> Result<Self> {
+        let d = layout.dimensions;
+        let mut stats = RowStats::new(layout.normalize);
+        let mut norms = layout.norms_for(halves.len() / d)?;
+        let mut row = vec![0.0f32; d];
+        for (r, bits) in halves.chunks_exact_mut(d).enumerate() {
+            f16::widen(bits, &mut row);
+            let norm = stats.visit(r, &row, what)?;
+            if !layout.normalize {
+                norms.push(norm);
+            } else if norm != 0.0 && (norm - 1.0).abs() > F16_UNIT_TOLERANCE {
+                Kernel::active().scale_f64(&mut row, 1.0 / norm);
+                // Unit rows have every value within float16's range.
+                let _ = f16::narrow_checked(&row, bits);
+            }
+        }
+        stats.check_zero_rows(what)?;
+        Ok(Rows {
+            vectors: Values::F16(Column::new(halves)),
+            ids: Column::new(ids),
+            norms: OnceLock::from(Norms { values: norms, zero_rows: stats.zero_norm_rows }),
+        })
+    }
+}
+
+/// How far from 1 the norm of a float16 row may be for a normalize store to keep it as it is
+/// when loading: 2^-9. Rounding each value of a unit row to float16 moves it by at most 2^-11
+/// of itself, so the norm by at most that much; 2^-9 leaves room and still catches rows that
+/// were never normalized.
+pub(crate) const F16_UNIT_TOLERANCE: f64 = 1.0 / (1u64 << 9) as f64;
+
+/// Round prepared rows to float16 for a float16 store. A raw store's norms and zero-row count
+/// are recomputed from the rounded rows (values are computed from those).
+fn narrow(layout: Layout, prepared: &mut PreparedRows, what: &str) -> Result<Vec<u16>> {
+    let mut halves = Vec::new();
+    halves.try_reserve_exact(prepared.vectors.len())?;
+    halves.resize(prepared.vectors.len(), 0);
+    if let Err(i) = f16::narrow_checked(&prepared.vectors, &mut halves) {
+        let d = layout.dimensions;
+        fail!(
+            OutOfRange,
+            "{what} row {} column {} holds {}, beyond float16's range (largest 65504)",
+            i / d,
+            i % d,
+            prepared.vectors[i]
+        );
+    }
+    if !layout.normalize {
+        let mut row = vec![0.0f32; layout.dimensions];
+        prepared.zero_norm_rows = 0;
+        for (norm, bits) in prepared.norms.iter_mut().zip(halves.chunks_exact(layout.dimensions)) {
+            f16::widen(bits, &mut row);
+            *norm = Kernel::active().norm_sq_f64(&row).sqrt();
+            prepared.zero_norm_rows += (*norm == 0.0) as usize;
+        }
+    }
+    Ok(halves)
+}
+
+/// Call `f` with every row of `values` (`d` wide), as float32.
+pub(crate) fn for_each_row(values: &Values, d: usize, mut f: impl FnMut(&[f32])) {
+    match values {
+        Values::F32(c) => c.parts().iter().for_each(|p| p.chunks_exact(d).for_each(&mut f)),
+        Values::F16(c) => {
+            let mut row = vec![0.0f32; d];
+            for part in c.parts() {
+                for bits in part.chunks_exact(d) {
+                    f16::widen(bits, &mut row);
+                    f(&row);
+                }
+            }
+        }
     }
 }
 
@@ -477,7 +702,7 @@ mod tests {
             for normalize in [false, true] {
                 let layout = Layout::new(d, normalize).unwrap();
                 // Appending after rows already there: a failure must cut back to exactly them.
-                let mut before = Rows::default();
+                let mut before = Rows::empty(Storage::Float32);
                 let first = rows(2, d + 1)[..2 * d].iter().map(|v| v + 1.0).collect::<Vec<_>>();
                 before.append_in_place(layout, &first, Some(&[7, 8])).unwrap();
                 let appended = |data: &[f32]| {

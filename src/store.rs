@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{fail, Result};
-use crate::rows::{Layout, PreparedRows, Rows};
+use crate::rows::{Layout, Rows, Storage};
 use crate::search::{self, Hit, Metric, SearchOptions};
 
 /// Batches up to this many values (64 KiB) are prepared under the write lock, in place: a
@@ -26,8 +26,18 @@ pub struct VectorStore {
 impl VectorStore {
     /// A new empty store. `dimensions` must be greater than 0.
     pub fn new(dimensions: usize, normalize: bool) -> Result<Self> {
-        let layout = Layout::new(dimensions, normalize)?;
-        Ok(VectorStore { layout, rows: RwLock::new(Rows::default()), path: Mutex::new(None) })
+        Self::with_storage(dimensions, normalize, Storage::Float32)
+    }
+
+    /// A new empty store that keeps its rows as `storage` says.
+    pub fn with_storage(dimensions: usize, normalize: bool, storage: Storage) -> Result<Self> {
+        let layout = Layout::new(dimensions, normalize)?.with_storage(storage);
+        Ok(VectorStore { layout, rows: RwLock::new(Rows::empty(storage)), path: Mutex::new(None) })
+    }
+
+    /// How the store keeps its rows.
+    pub fn storage(&self) -> Storage {
+        self.layout.storage
     }
 
     pub fn dimensions(&self) -> usize {
@@ -78,7 +88,7 @@ impl VectorStore {
         }
         // Larger batches are prepared before taking the lock, so searches are not held up.
         let prepared = self.layout.prepare_rows(vectors, "vectors")?;
-        self.write().append(prepared, n, ids)
+        self.write().append(self.layout, prepared, n, ids)
     }
 
     /// Copy row `index` into `vector` (if given, `dimensions` long) and return its id.
@@ -92,7 +102,7 @@ impl VectorStore {
             if v.len() < d {
                 fail!(BufferTooSmall, "vector buffer holds {} floats, a row needs {d}", v.len());
             }
-            v[..d].copy_from_slice(rows.row(index, d));
+            rows.row_into(index, d, v);
         }
         Ok(rows.ids.get(index))
     }
@@ -145,7 +155,7 @@ impl VectorStore {
 
     /// Remove every row and release the memory.
     pub fn clear(&self) {
-        *self.write() = Rows::default();
+        *self.write() = Rows::empty(self.layout.storage);
     }
 
     /// Exact search for one query.
@@ -176,10 +186,6 @@ impl VectorStore {
     }
 
     /// Replace every row at once (open and reload, after the archive was fully validated).
-    pub(crate) fn replace_rows(&self, prepared: PreparedRows, ids: Vec<u64>) {
-        self.replace_all(Rows::from_prepared(prepared, ids));
-    }
-
     /// Swap in new rows (a reload); the old ones, and any mapping they held, are released.
     pub(crate) fn replace_all(&self, rows: Rows) {
         let old = std::mem::replace(&mut *self.write(), rows);

@@ -102,6 +102,8 @@ macro_rules! abi_spec {
         $check!($names; nvs_store_reload_with_flags: fn(*mut nvs_store, u32) -> nvs_status);
         $check!($names; nvs_store_file_path: fn(*const nvs_store, *mut c_char, usize, *mut usize) -> nvs_status);
         $check!($names; nvs_store_is_mapped: fn(*const nvs_store) -> bool);
+        $check!($names; nvs_store_new_with_storage: fn(usize, bool, nvs_storage, *mut *mut nvs_store) -> nvs_status);
+        $check!($names; nvs_store_storage: fn(*const nvs_store) -> nvs_storage);
     };
 }
 

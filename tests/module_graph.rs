@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
 /// arrow to `store` as much as `crate::store::VectorStore` is).
 const ROOT_NAMES: &[(&str, &str)] = &[
     ("VectorStore", "store"),
+    ("Storage", "rows"),
     ("Hit", "search"),
     ("Metric", "search"),
     ("SearchOptions", "search"),

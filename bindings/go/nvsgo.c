@@ -34,9 +34,9 @@ static nvs_search_options options_from(nvsgo_search_args a, const size_t *within
 
 size_t nvsgo_default_top_k(void) { return nvs_search_options_default().top_k; }
 
-nvsgo_result nvsgo_new(size_t dimensions, bool normalize) {
+nvsgo_result nvsgo_new(size_t dimensions, bool normalize, uint32_t storage) {
     nvs_store *store = NULL;
-    nvsgo_result r = finish(nvs_store_new(dimensions, normalize, &store));
+    nvsgo_result r = finish(nvs_store_new_with_storage(dimensions, normalize, storage, &store));
     r.store = store;
     return r;
 }

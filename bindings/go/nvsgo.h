@@ -41,7 +41,7 @@ typedef struct nvsgo_search_args {
     size_t threads;
 } nvsgo_search_args;
 
-nvsgo_result nvsgo_new(size_t dimensions, bool normalize);
+nvsgo_result nvsgo_new(size_t dimensions, bool normalize, uint32_t storage);
 nvsgo_result nvsgo_open(const char *path, uint32_t flags);
 nvsgo_result nvsgo_open_bytes(const uint8_t *bytes, size_t len, uint32_t flags);
 nvsgo_result nvsgo_add(nvs_store *store, const float *vectors, size_t vectors_len,

@@ -63,7 +63,38 @@ func (s *Store) acquire(op string) (*C.nvs_store, error) {
 // Option configures [New].
 type Option func(*newConfig)
 
-type newConfig struct{ normalize bool }
+type newConfig struct {
+	normalize bool
+	storage   Storage
+}
+
+// Storage is how a store keeps its rows: [Float32] (the default) or [Float16].
+type Storage uint32
+
+const (
+	// Float32 keeps rows exactly as added (after normalization).
+	Float32 Storage = C.NVS_STORAGE_FLOAT32
+	// Float16 keeps rows as IEEE float16: half the memory and half the bytes a search reads.
+	// Rows are checked and normalized in float32, then rounded; a value beyond 65504 in
+	// magnitude fails the Add with [ErrOutOfRange]. Queries stay float32 and values are
+	// computed from the rounded rows. Archives hold such rows as '<f2'.
+	Float16 Storage = C.NVS_STORAGE_FLOAT16
+)
+
+// WithStorage chooses how the store keeps its rows (default [Float32]).
+func WithStorage(storage Storage) Option {
+	return func(c *newConfig) { c.storage = storage }
+}
+
+// Storage reports how the store keeps its rows ([Float32] after Close).
+func (s *Store) Storage() Storage {
+	h, err := s.acquire("Storage")
+	if err != nil {
+		return Float32
+	}
+	defer s.mu.RUnlock()
+	return Storage(C.nvs_store_storage(h))
+}
 
 // WithNormalize chooses whether the store keeps rows as unit vectors and normalizes queries
 // (default true). With false, rows are stored as given: dot products and distances use the
@@ -79,7 +110,7 @@ func New(dimensions int, opts ...Option) (*Store, error) {
 		o(&cfg)
 	}
 	// A negative count becomes a huge size_t, which the library rejects with a message.
-	r := C.nvsgo_new(C.size_t(dimensions), C.bool(cfg.normalize))
+	r := C.nvsgo_new(C.size_t(dimensions), C.bool(cfg.normalize), C.uint32_t(cfg.storage))
 	if err := check("New", r); err != nil {
 		return nil, err
 	}

@@ -199,3 +199,22 @@ func TestStatusNamesAndErrors(t *testing.T) {
 		t.Fatalf("Error() = %q", got)
 	}
 }
+
+func TestFloat16Storage(t *testing.T) {
+	s := mustNew(t, 3, WithNormalize(false), WithStorage(Float16))
+	defer s.Close()
+	if s.Storage() != Float16 || mustNew(t, 3).Storage() != Float32 {
+		t.Fatalf("storage %v", s.Storage())
+	}
+	if err := s.Add([]float32{0.1, 2, -65504}, []uint64{5}); err != nil {
+		t.Fatal(err)
+	}
+	v, id, err := s.Get(0)
+	if err != nil || id != 5 || v[0] != 0.0999755859375 || v[1] != 2 || v[2] != -65504 {
+		t.Fatalf("row %v id %d err %v", v, id, err)
+	}
+	wantErr(t, s.Add([]float32{1, 1e5, 0}, nil), ErrOutOfRange)
+	if s.Len() != 1 {
+		t.Fatalf("len %d after a failed add", s.Len())
+	}
+}

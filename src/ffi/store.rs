@@ -7,6 +7,7 @@ use super::{
 use crate::error::{Error, ErrorKind};
 use crate::search::{Hit, Metric, SearchOptions};
 use crate::store::VectorStore;
+use crate::Storage;
 
 /// An opaque store handle. Create with `nvs_store_new` or `nvs_store_open*`, release with
 /// `nvs_store_free`. Thread-safe: see the note at the top of this header.
@@ -23,6 +24,28 @@ pub const NVS_METRIC_COSINE: nvs_metric = 0;
 pub const NVS_METRIC_DOT: nvs_metric = 1;
 /// Euclidean distance, lowest first. A normalize store normalizes the query too.
 pub const NVS_METRIC_EUCLIDEAN: nvs_metric = 2;
+
+/// How a store keeps its rows: one of the `NVS_STORAGE_*` values (a plain integer type, so
+/// any value is well defined; unknown values give `INVALID_ARGUMENT`).
+pub type nvs_storage = u32;
+/// float32 rows, exactly as added (after normalization): the default and the reference's
+/// behaviour.
+pub const NVS_STORAGE_FLOAT32: nvs_storage = 0;
+/// IEEE float16 rows: half the memory and half the bytes a search reads. Rows are checked and
+/// normalized in float32, then rounded to the nearest float16 (a value beyond 65504 in
+/// magnitude is `OUT_OF_RANGE` and fails the add); queries stay float32 and values are
+/// computed in float32 from the rounded rows (raw stores: exactly, from the rounded rows). So
+/// values differ from a float32 store's by the rounding of the rows (see the README). Saves
+/// write `vectors` as `<f2`; opening such an archive gives a float16 store.
+pub const NVS_STORAGE_FLOAT16: nvs_storage = 1;
+
+fn storage_from(storage: nvs_storage) -> Result<Storage, Error> {
+    match storage {
+        NVS_STORAGE_FLOAT32 => Ok(Storage::Float32),
+        NVS_STORAGE_FLOAT16 => Ok(Storage::Float16),
+        s => Err(Error::new(ErrorKind::InvalidArgument, format!("unknown storage {s}"))),
+    }
+}
 
 /// One search result.
 #[repr(C)]
@@ -179,6 +202,33 @@ pub unsafe extern "C" fn nvs_store_new(
         let store = VectorStore::new(dimensions, normalize)?;
         // SAFETY: `out` is writable by contract.
         unsafe { into_handle(store, out) }
+    })
+}
+
+/// `nvs_store_new` with the rows kept as `storage` says (`NVS_STORAGE_FLOAT32` or
+/// `NVS_STORAGE_FLOAT16`).
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_new_with_storage(
+    dimensions: usize,
+    normalize: bool,
+    storage: nvs_storage,
+    out: *mut *mut nvs_store,
+) -> nvs_status {
+    boundary(|| {
+        required(out, "out")?;
+        let store = VectorStore::with_storage(dimensions, normalize, storage_from(storage)?)?;
+        // SAFETY: `out` is writable by contract.
+        unsafe { into_handle(store, out) }
+    })
+}
+
+/// How the store keeps its rows (`NVS_STORAGE_FLOAT32` for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn nvs_store_storage(store: *const nvs_store) -> nvs_storage {
+    // SAFETY: NULL or a live handle.
+    boundary_value(NVS_STORAGE_FLOAT32, || match unsafe { from_handle(store) }.map(|s| s.storage()) {
+        Ok(Storage::Float16) => NVS_STORAGE_FLOAT16,
+        _ => NVS_STORAGE_FLOAT32,
     })
 }
 

@@ -36,10 +36,32 @@ pub struct Archive {
     /// Row-major float32 rows, `dimensions` wide.
     pub vectors: Vec<f32>,
     pub ids: Vec<u64>,
+    /// The rows of a float16 archive (`<f2` or `>f2` vectors), as bit patterns; `vectors`
+    /// is then empty.
+    pub vectors_f16: Option<Vec<u16>>,
+    /// Whether the archive's rows are float16 (then a store opened from it keeps float16).
+    pub float16: bool,
     /// Set (and `vectors` left empty) when a mapped read left the rows in place.
     pub vectors_in_place: Option<InPlace>,
     /// Set (and `ids` left empty) when a mapped read left the ids in place.
     pub ids_in_place: Option<InPlace>,
+}
+
+/// Row values to write, in parts written in order: float32, or float16 bit patterns (then the
+/// `vectors` member is `<f2`).
+#[derive(Debug, Clone, Copy)]
+pub enum RowParts<'a> {
+    F32(&'a [&'a [f32]]),
+    F16(&'a [&'a [u16]]),
+}
+
+impl RowParts<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            RowParts::F32(p) => p.iter().map(|p| p.len()).sum(),
+            RowParts::F16(p) => p.iter().map(|p| p.len()).sum(),
+        }
+    }
 }
 
 /// How to read an archive.
@@ -253,11 +275,11 @@ pub fn write_file(
     path: &Path,
     dimensions: usize,
     normalize: bool,
-    vectors: &[&[f32]],
+    vectors: RowParts<'_>,
     ids: &[&[u64]],
     options: WriteOptions,
 ) -> Result<()> {
-    let values: usize = vectors.iter().map(|p| p.len()).sum();
+    let values = vectors.len();
     let rows: usize = ids.iter().map(|p| p.len()).sum();
     if values != rows.saturating_mul(dimensions) {
         fail!(Internal, "{values} values do not make {rows} rows of {dimensions} dimensions");

@@ -40,8 +40,14 @@ impl Order {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Dtype {
     Bool,
-    Int { signed: bool, size: usize, order: Order },
+    Int {
+        signed: bool,
+        size: usize,
+        order: Order,
+    },
     F32(Order),
+    /// IEEE float16 (`<f2`): the rows of a float16 store.
+    F16(Order),
     Object,
     Other(String),
 }
@@ -53,6 +59,7 @@ impl Dtype {
             Dtype::Bool => Some(1),
             Dtype::Int { size, .. } => Some(*size),
             Dtype::F32(_) => Some(4),
+            Dtype::F16(_) => Some(2),
             Dtype::Object | Dtype::Other(_) => None,
         }
     }
@@ -96,6 +103,7 @@ impl fmt::Display for Dtype {
                 }
             }
             Dtype::F32(o) => write!(f, "{}f4", order(o)),
+            Dtype::F16(o) => write!(f, "{}f2", order(o)),
             Dtype::Object => f.write_str("|O"),
             Dtype::Other(s) => f.write_str(s),
         }
@@ -127,6 +135,7 @@ pub(crate) fn parse_descr(descr: &str) -> Dtype {
         ('i', Some(s @ (1 | 2 | 4 | 8))) => Dtype::Int { signed: true, size: s, order },
         ('u', Some(s @ (1 | 2 | 4 | 8))) => Dtype::Int { signed: false, size: s, order },
         ('f', Some(4)) => Dtype::F32(order),
+        ('f', Some(2)) => Dtype::F16(order),
         ('O', None) | ('O', Some(8)) => Dtype::Object,
         _ => other(),
     }

@@ -328,15 +328,19 @@ impl<R: Read + Seek> Reader<R> {
         normalize: bool,
         map: bool,
         sink: &mut impl RowSink,
-    ) -> Result<(usize, Vec<f32>, Option<InPlace>)> {
+    ) -> Result<Vectors> {
         let mut m = self.member(FIELD_VECTORS)?;
         let ctx = m.ctx;
         let shape = npy::shape_repr(&m.header.shape);
-        let Dtype::F32(order) = m.header.dtype else {
-            return Err(format_error(format!(
-                "{ctx}: vectors must be float32 ('<f4'), but member vectors.npy holds dtype {}",
-                m.header.dtype
-            )));
+        let order = match m.header.dtype {
+            Dtype::F32(order) => order,
+            Dtype::F16(order) => return Self::vectors_f16(m, order, dimensions, map),
+            _ => {
+                return Err(format_error(format!(
+                    "{ctx}: vectors must be float32 ('<f4') or float16 ('<f2'), but member vectors.npy holds dtype {}",
+                    m.header.dtype
+                )))
+            }
         };
         let &[rows, width] = &m.header.shape[..] else {
             return Err(format_error(format!(
@@ -355,7 +359,7 @@ impl<R: Read + Seek> Reader<R> {
         let whole_rows = !m.header.fortran_order || rows <= 1 || dimensions <= 1;
         if let (true, Order::Little, true) = (map, order, whole_rows) {
             if let Some(place) = m.in_place(4) {
-                return Ok((rows, Vec::new(), Some(place)));
+                return Ok(Vectors { rows, in_place: Some(place), ..Default::default() });
             }
         }
         // The rows are decoded straight into the buffer the store keeps: open needs no second
@@ -393,7 +397,50 @@ impl<R: Read + Seek> Reader<R> {
             out = transpose(&out, rows, dimensions)?;
             sink.rows(&mut out);
         }
-        Ok((rows, out, None))
+        Ok(Vectors { rows, f32: out, ..Default::default() })
+    }
+
+    /// `vectors.npy` holding float16: the bit patterns, in C order (or left in place).
+    fn vectors_f16(mut m: Member<'_, R>, order: Order, dimensions: usize, map: bool) -> Result<Vectors> {
+        let shape = npy::shape_repr(&m.header.shape);
+        let &[rows, width] = &m.header.shape[..] else {
+            return Err(format_error(format!(
+                "{}: vectors must be a 2-D array, but member vectors.npy has shape {shape}",
+                m.ctx
+            )));
+        };
+        if width != dimensions as u64 {
+            return Err(format_error(format!(
+                "{}: vectors are {width} wide (shape {shape}) but the archive's dimensions are {dimensions}",
+                m.ctx
+            )));
+        }
+        let len = m.data_len()?;
+        let (Ok(rows), Ok(count)) = (usize::try_from(rows), usize::try_from(len / 2)) else {
+            return Err(m.fail(format_args!("has shape {shape}, which is too large for this machine")));
+        };
+        let transposed = m.header.fortran_order && rows > 1 && dimensions > 1;
+        if let (true, Order::Little, false) = (map, order, transposed) {
+            if let Some(place) = m.in_place(2) {
+                return Ok(Vectors { rows, in_place: Some(place), float16: true, ..Default::default() });
+            }
+        }
+        let mut out: Vec<u16> = Vec::new();
+        if m.stored || len <= EAGER_RESERVE {
+            out.try_reserve_exact(count)?;
+        }
+        m.read_data(len, ROWS_CHUNK, |chunk| {
+            out.try_reserve(chunk.len() / 2)?;
+            match order {
+                Order::Little => out.extend(chunk.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]))),
+                Order::Big => out.extend(chunk.chunks_exact(2).map(|b| u16::from_be_bytes([b[0], b[1]]))),
+            }
+            Ok(())
+        })?;
+        if transposed {
+            out = transpose(&out, rows, dimensions)?;
+        }
+        Ok(Vectors { rows, f16: Some(out), float16: true, ..Default::default() })
     }
 
     /// `metadata.npy`: ids, one per row.
@@ -472,13 +519,24 @@ impl<R: Read + Seek> Reader<R> {
     }
 }
 
+/// What `vectors.npy` held: its row count and its values (float32, or float16 bit
+/// patterns), or where they lie when left in place.
+#[derive(Default)]
+struct Vectors {
+    rows: usize,
+    f32: Vec<f32>,
+    f16: Option<Vec<u16>>,
+    float16: bool,
+    in_place: Option<InPlace>,
+}
+
 const FIELD_VERSION: usize = 0;
 const FIELD_DIMENSIONS: usize = 1;
 const FIELD_NORMALIZE: usize = 2;
 const FIELD_VECTORS: usize = 3;
 const FIELD_METADATA: usize = 4;
 
-fn transpose(data: &[f32], rows: usize, cols: usize) -> Result<Vec<f32>> {
+fn transpose<T: Copy>(data: &[T], rows: usize, cols: usize) -> Result<Vec<T>> {
     let mut out = Vec::new();
     out.try_reserve_exact(data.len())?;
     for r in 0..rows {
@@ -545,7 +603,16 @@ pub(crate) fn read_archive<R: Read + Seek>(
     let Ok(dimensions) = usize::try_from(dimensions) else {
         return Err(format_error(format!("{ctx}: dimensions {dimensions} is too large")));
     };
-    let (rows, vectors, vectors_in_place) = reader.vectors(dimensions, normalize, options.map, sink)?;
-    let (ids, ids_in_place) = reader.metadata(rows, options)?;
-    Ok(Archive { dimensions, normalize, vectors, ids, vectors_in_place, ids_in_place })
+    let v = reader.vectors(dimensions, normalize, options.map, sink)?;
+    let (ids, ids_in_place) = reader.metadata(v.rows, options)?;
+    Ok(Archive {
+        dimensions,
+        normalize,
+        vectors: v.f32,
+        ids,
+        vectors_f16: v.f16,
+        float16: v.float16,
+        vectors_in_place: v.in_place,
+        ids_in_place,
+    })
 }

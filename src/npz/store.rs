@@ -5,11 +5,11 @@ use std::path::Path;
 
 use super::{
     map_file_into, read_bytes_into, read_file_into, resolve_path, write_file, Archive, InPlace, ReadOptions,
-    RowSink, WriteOptions,
+    RowParts, RowSink, WriteOptions,
 };
 use crate::column::Column;
 use crate::error::{fail, Error, ErrorKind, Result};
-use crate::rows::{Layout, Loading, Norms, PreparedRows, Rows};
+use crate::rows::{Layout, Loading, Norms, PreparedRows, Rows, Storage, Values};
 use crate::store::VectorStore;
 
 impl VectorStore {
@@ -25,30 +25,29 @@ impl VectorStore {
     /// rows are taken to be unit length. With it they get every check of an ordinary open.
     pub fn open(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self> {
         let path = resolve_path(path.as_ref())?;
-        if options.map {
-            let (layout, rows) = load_mapped(&path, options, None)?;
-            let store = VectorStore::new(layout.dimensions, layout.normalize)?;
-            store.replace_all(rows);
-            store.bind_path(&path);
-            return Ok(store);
-        }
-        let mut rows = Preparing::default();
-        let store = Self::from_archive(read_file_into(&path, options, &mut rows)?, rows)?;
+        let (layout, rows) = if options.map {
+            load_mapped(&path, options, None)?
+        } else {
+            let mut preparing = Preparing::default();
+            let archive = read_file_into(&path, options, &mut preparing)?;
+            rows_from(archive, preparing, None)?
+        };
+        let store = Self::from_rows(layout, rows)?;
         store.bind_path(&path);
         Ok(store)
     }
 
     /// Open an archive held in memory (not bound to any path).
     pub fn open_bytes(bytes: &[u8], options: ReadOptions) -> Result<Self> {
-        let mut rows = Preparing::default();
-        Self::from_archive(read_bytes_into(bytes, options, &mut rows)?, rows)
+        let mut preparing = Preparing::default();
+        let archive = read_bytes_into(bytes, options, &mut preparing)?;
+        let (layout, rows) = rows_from(archive, preparing, None)?;
+        Self::from_rows(layout, rows)
     }
 
-    fn from_archive(archive: Archive, rows: Preparing) -> Result<Self> {
-        let store = VectorStore::new(archive.dimensions, archive.normalize)
-            .map_err(|e| Error::new(ErrorKind::Format, format!("archive {}", e.message)))?;
-        let prepared = rows.finish(store.layout(), archive.vectors)?;
-        store.replace_rows(prepared, archive.ids);
+    fn from_rows(layout: Layout, rows: Rows) -> Result<Self> {
+        let store = VectorStore::with_storage(layout.dimensions, layout.normalize, layout.storage)?;
+        store.replace_all(rows);
         Ok(store)
     }
 
@@ -68,14 +67,19 @@ impl VectorStore {
         {
             let rows = self.read();
             let layout = self.layout();
-            write_file(
-                &destination,
-                layout.dimensions,
-                layout.normalize,
-                &rows.vectors.parts(),
-                &rows.ids.parts(),
-                options,
-            )?;
+            let ids = rows.ids.parts();
+            let (f32_parts, f16_parts);
+            let vectors = match &rows.vectors {
+                Values::F32(c) => {
+                    f32_parts = c.parts();
+                    RowParts::F32(&f32_parts)
+                }
+                Values::F16(c) => {
+                    f16_parts = c.parts();
+                    RowParts::F16(&f16_parts)
+                }
+            };
+            write_file(&destination, layout.dimensions, layout.normalize, vectors, &ids, options)?;
         }
         self.bind_path(&destination);
         Ok(())
@@ -86,21 +90,14 @@ impl VectorStore {
         let Some(path) = self.file_path() else {
             fail!(NoBoundPath, "reload needs a bound file path (open or save to a path first)");
         };
-        if options.map {
-            let (_, rows) = load_mapped(&path, options, Some(self.layout()))?;
-            self.replace_all(rows);
-            return Ok(());
-        }
-        let mut rows = Preparing::default();
-        let archive = read_file_into(&path, options, &mut rows)?;
-        let layout = self.layout();
-        check_layout(
-            &path,
-            Layout { dimensions: archive.dimensions, normalize: archive.normalize },
-            Some(layout),
-        )?;
-        let prepared = rows.finish(layout, archive.vectors)?;
-        self.replace_rows(prepared, archive.ids);
+        let (_, rows) = if options.map {
+            load_mapped(&path, options, Some(self.layout()))?
+        } else {
+            let mut preparing = Preparing::default();
+            let archive = read_file_into(&path, options, &mut preparing)?;
+            rows_from(archive, preparing, Some((&path, self.layout())))?
+        };
+        self.replace_all(rows);
         Ok(())
     }
 
@@ -110,28 +107,63 @@ impl VectorStore {
     }
 }
 
-/// The archive `dimensions`/`normalize` must match a reloading store's `expected` layout.
-fn check_layout(path: &Path, found: Layout, expected: Option<Layout>) -> Result<()> {
-    let Some(layout) = expected else { return Ok(()) };
-    if found.dimensions != layout.dimensions {
+/// The layout of `archive`'s store (a `FORMAT` error if no store can have it).
+fn archive_layout(archive: &Archive) -> Result<Layout> {
+    let storage = if archive.float16 { Storage::Float16 } else { Storage::Float32 };
+    Layout::new(archive.dimensions, archive.normalize)
+        .map(|l| l.with_storage(storage))
+        .map_err(|e| Error::new(ErrorKind::Format, format!("archive {}", e.message)))
+}
+
+/// The archive's layout must match a reloading store's `expected` one.
+fn check_layout(path: &Path, found: Layout, expected: Layout) -> Result<()> {
+    if found.dimensions != expected.dimensions {
         fail!(
             DimensionMismatch,
             "archive {} has {} dimensions, store has {}",
             path.display(),
             found.dimensions,
-            layout.dimensions
+            expected.dimensions
         );
     }
-    if found.normalize != layout.normalize {
+    if found.normalize != expected.normalize {
         fail!(
             InvalidArgument,
             "archive {} has normalize={}, store has normalize={}",
             path.display(),
             found.normalize,
-            layout.normalize
+            expected.normalize
+        );
+    }
+    if found.storage != expected.storage {
+        fail!(
+            InvalidArgument,
+            "archive {} keeps {:?} rows, store keeps {:?} (open it as a new store instead)",
+            path.display(),
+            found.storage,
+            expected.storage
         );
     }
     Ok(())
+}
+
+/// The rows of an archive read the ordinary way, checked as `add` checks rows (after the
+/// layout check of a reload, `expected`: its errors come first).
+fn rows_from(
+    archive: Archive,
+    preparing: Preparing,
+    expected: Option<(&Path, Layout)>,
+) -> Result<(Layout, Rows)> {
+    let layout = archive_layout(&archive)?;
+    if let Some((path, expected)) = expected {
+        check_layout(path, layout, expected)?;
+    }
+    let rows = match archive.vectors_f16 {
+        Some(halves) => Rows::from_f16(layout, halves, archive.ids, WHAT)
+            .map_err(|e| Error::new(ErrorKind::Format, e.message))?,
+        None => Rows::from_prepared(preparing.finish(layout, archive.vectors)?, archive.ids),
+    };
+    Ok((layout, rows))
 }
 
 /// Read `path` through a mapping, leaving the rows and ids in place where the archive allows
@@ -139,15 +171,15 @@ fn check_layout(path: &Path, found: Layout, expected: Option<Layout>) -> Result<
 fn load_mapped(path: &Path, options: ReadOptions, expected: Option<Layout>) -> Result<(Layout, Rows)> {
     let mut preparing = Preparing::default();
     let (mut archive, map) = map_file_into(path, options, &mut preparing)?;
-    let layout = Layout::new(archive.dimensions, archive.normalize)
-        .map_err(|e| Error::new(ErrorKind::Format, format!("archive {}", e.message)))?;
-    check_layout(path, layout, expected)?;
+    let layout = archive_layout(&archive)?;
+    if let Some(expected) = expected {
+        check_layout(path, layout, expected)?;
+    }
+    let Some(map) = map else {
+        return rows_from(archive, preparing, None);
+    };
     let as_format =
         |e: Error| Error::new(ErrorKind::Format, format!("archive {}: {}", path.display(), e.message));
-    let Some(map) = map else {
-        let prepared = preparing.finish(layout, archive.vectors)?;
-        return Ok((layout, Rows::from_prepared(prepared, archive.ids)));
-    };
     let verify = |place: &InPlace| -> Result<()> {
         let bytes =
             &map.bytes()[place.member_start as usize..(place.member_start + place.member_len) as usize];
@@ -156,49 +188,57 @@ fn load_mapped(path: &Path, options: ReadOptions, expected: Option<Layout>) -> R
         }
         Ok(())
     };
-    let ids_in_place = archive.ids_in_place;
-    let mut read_ids = std::mem::take(&mut archive.ids);
-    let mut ids_column = |rows: usize| -> Result<Column<u64>> {
-        match &ids_in_place {
-            Some(place) => {
-                verify(place)?;
-                Column::mapped(map.clone(), place.data as usize, rows)
-                    .ok_or_else(|| Error::new(ErrorKind::Internal, "mapped ids out of place"))
-            }
-            None => Ok(Column::new(std::mem::take(&mut read_ids))),
-        }
-    };
+    let out_of_place = || Error::new(ErrorKind::Internal, "mapped values out of place");
+    let d = layout.dimensions;
+    let ids_in_place = archive.ids_in_place.take();
     let Some(place) = archive.vectors_in_place else {
         // Rows that had to be decoded (a compressed member, say): an ordinary store, whose
         // ids are copied out of the mapping if they were left there.
-        let prepared = preparing.finish(layout, std::mem::take(&mut archive.vectors))?;
-        let rows = prepared.vectors.len() / layout.dimensions;
-        let mut ids = vec![0u64; rows];
-        ids_column(rows)?.copy_to(0, &mut ids);
-        return Ok((layout, Rows::from_prepared(prepared, ids)));
+        if let Some(ids) = ids_in_place {
+            verify(&ids)?;
+            let rows = archive.vectors_f16.as_ref().map_or(archive.vectors.len(), |v| v.len()) / d;
+            archive.ids = map.values::<u64>(ids.data as usize, rows).ok_or_else(out_of_place)?.to_vec();
+        }
+        return rows_from(archive, preparing, None);
     };
-    let values = ((place.member_start + place.member_len - place.data) / 4) as usize;
-    let rows = values / layout.dimensions;
+    let size = if archive.float16 { 2 } else { 4 };
+    let values = ((place.member_start + place.member_len - place.data) / size) as usize;
+    let rows = values / d;
     if rows == 0 {
-        return Ok((layout, Rows::default()));
+        return Ok((layout, Rows::empty(layout.storage)));
     }
-    let vectors = Column::<f32>::mapped(map.clone(), place.data as usize, values)
-        .ok_or_else(|| Error::new(ErrorKind::Internal, "mapped rows out of place"))?;
-    let ids = ids_column(rows)?;
+    let ids = match ids_in_place {
+        Some(ids) => {
+            verify(&ids)?;
+            Column::mapped(map.clone(), ids.data as usize, rows).ok_or_else(out_of_place)?
+        }
+        None => Column::new(std::mem::take(&mut archive.ids)),
+    };
+    let at = place.data as usize;
+    let vectors = match layout.storage {
+        Storage::Float32 => Values::F32(Column::mapped(map.clone(), at, values).ok_or_else(out_of_place)?),
+        Storage::Float16 => Values::F16(Column::mapped(map.clone(), at, values).ok_or_else(out_of_place)?),
+    };
     let norms = match (options.verify, layout.normalize) {
         (true, _) => {
             verify(&place)?;
-            match layout.check_in_place(vectors.mapped_part(), WHAT).map_err(as_format)? {
+            match layout.check_in_place(&vectors, WHAT).map_err(as_format)? {
                 Some(norms) => Some(norms),
                 None => {
                     // Rows that are not unit length must be normalized: into private memory.
-                    let mut copy = vectors.mapped_part().to_vec();
-                    let mut loading = layout.loading(rows, WHAT);
-                    loading.rows(&mut copy);
-                    let prepared = loading.finish(copy).map_err(as_format)?;
-                    let mut all = vec![0u64; rows];
-                    ids.copy_to(0, &mut all);
-                    return Ok((layout, Rows::from_prepared(prepared, all)));
+                    let mut all_ids = vec![0u64; rows];
+                    ids.copy_to(0, &mut all_ids);
+                    let rows = match vectors {
+                        Values::F32(c) => {
+                            let mut copy = c.mapped_part().to_vec();
+                            let mut loading = layout.loading(rows, WHAT);
+                            loading.rows(&mut copy);
+                            Rows::from_prepared(loading.finish(copy).map_err(as_format)?, all_ids)
+                        }
+                        Values::F16(c) => Rows::from_f16(layout, c.mapped_part().to_vec(), all_ids, WHAT)
+                            .map_err(as_format)?,
+                    };
+                    return Ok((layout, rows));
                 }
             }
         }
@@ -315,7 +355,7 @@ mod tests {
         let mut vectors = rows(3, 4, 1);
         vectors[5] = f32::NAN;
         let stored = WriteOptions { uncompressed: true, ..Default::default() };
-        write_file(&path, 4, true, &[&vectors], &[&ids], stored).unwrap();
+        write_file(&path, 4, true, RowParts::F32(&[&vectors]), &[&ids], stored).unwrap();
         let e = VectorStore::open(&path, ReadOptions::default()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Format);
         assert!(e.message.contains("non-finite value (NaN) at row 1, column 1"), "{}", e.message);

@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use super::deflate::{self, Encoder};
 use super::npy::{self, Dtype, Order};
 use super::pickle;
-use super::WriteOptions;
+use super::{RowParts, WriteOptions};
 use crate::pool::WORKER_NAME_PREFIX;
 
 /// Floats converted per write call.
@@ -571,7 +571,7 @@ pub(crate) fn write_archive<W: Write + Seek>(
     out: &mut W,
     dimensions: usize,
     normalize: bool,
-    vectors: &[&[f32]],
+    vectors: RowParts<'_>,
     ids: &[&[u64]],
     options: WriteOptions,
 ) -> io::Result<()> {
@@ -582,7 +582,7 @@ fn write_archive_with<W: Write + Seek>(
     out: &mut W,
     dimensions: usize,
     normalize: bool,
-    vectors: &[&[f32]],
+    vectors: RowParts<'_>,
     ids: &[&[u64]],
     options: WriteOptions,
     zip64_from: u64,
@@ -595,12 +595,30 @@ fn write_archive_with<W: Write + Seek>(
     zip.array("normalize.npy", &Dtype::Bool, &[], &[normalize as u8], deflated)?;
 
     let rows = ids.iter().map(|p| p.len() as u64).sum::<u64>();
-    let values = vectors.iter().map(|p| p.len() as u64).sum::<u64>();
-    let header = npy::write_header(&Dtype::F32(Order::Little), &[rows, dimensions as u64]);
-    let mut m = zip.member("vectors.npy", header.len() as u64 + values * 4, deflated, Some(header.len()))?;
+    let values = vectors.len() as u64;
+    let (dtype, size) = match vectors {
+        RowParts::F32(_) => (Dtype::F32(Order::Little), 4),
+        RowParts::F16(_) => (Dtype::F16(Order::Little), 2),
+    };
+    let header = npy::write_header(&dtype, &[rows, dimensions as u64]);
+    let mut m =
+        zip.member("vectors.npy", header.len() as u64 + values * size, deflated, Some(header.len()))?;
     m.write(&header)?;
-    for part in vectors {
-        m.write_rows(part)?;
+    match vectors {
+        RowParts::F32(parts) => {
+            for part in parts {
+                m.write_rows(part)?;
+            }
+        }
+        // Half the bytes of float32 rows: deflated on this thread.
+        RowParts::F16(parts) => {
+            let mut buf = Vec::with_capacity(CHUNK * 2);
+            for chunk in parts.iter().flat_map(|p| p.chunks(CHUNK)) {
+                buf.clear();
+                buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                m.write(&buf)?;
+            }
+        }
     }
     m.finish()?;
 
@@ -707,7 +725,7 @@ mod tests {
         let (vectors, ids) = rows();
         for options in MODES {
             let mut full = Failing::new(u64::MAX, usize::MAX);
-            write_archive(&mut full, 3, false, &[&vectors], &[&ids], options).unwrap();
+            write_archive(&mut full, 3, false, RowParts::F32(&[&vectors]), &[&ids], options).unwrap();
             let size = full.written;
             let calls = usize::MAX - full.ops;
             let archive = super::super::read_bytes(full.data.get_ref(), Default::default()).unwrap();
@@ -715,7 +733,8 @@ mod tests {
             let cases = (0..size).map(|b| (b, usize::MAX)).chain((0..calls).map(|c| (u64::MAX, c)));
             for (bytes, ops) in cases {
                 let mut out = Failing::new(bytes, ops);
-                let e = write_archive(&mut out, 3, false, &[&vectors], &[&ids], options).unwrap_err();
+                let e = write_archive(&mut out, 3, false, RowParts::F32(&[&vectors]), &[&ids], options)
+                    .unwrap_err();
                 assert_eq!(e.to_string(), "injected failure", "bytes {bytes}, ops {ops}");
                 assert_eq!(out.calls_after_failure, 0, "bytes {bytes}, ops {ops}");
             }
@@ -730,7 +749,7 @@ mod tests {
         let size = |vectors: &[f32], options| {
             let mut out = Cursor::new(Vec::new());
             let ids: Vec<u64> = (0..vectors.len() as u64 / 3).map(|i| i << 40).collect();
-            write_archive(&mut out, 3, false, &[vectors], &[&ids], options).unwrap();
+            write_archive(&mut out, 3, false, RowParts::F32(&[vectors]), &[&ids], options).unwrap();
             let archive = super::super::read_bytes(out.get_ref(), Default::default()).unwrap();
             assert_eq!(archive.vectors, vectors);
             let bytes = out.into_inner();
@@ -769,7 +788,16 @@ mod tests {
         for options in MODES {
             for zip64_from in [0, 1, 200] {
                 let mut out = Cursor::new(Vec::new());
-                write_archive_with(&mut out, 3, true, &[&vectors], &[&ids], options, zip64_from).unwrap();
+                write_archive_with(
+                    &mut out,
+                    3,
+                    true,
+                    RowParts::F32(&[&vectors]),
+                    &[&ids],
+                    options,
+                    zip64_from,
+                )
+                .unwrap();
                 let archive = super::super::read_bytes(out.get_ref(), Default::default()).unwrap();
                 assert_eq!((archive.vectors, archive.ids), (vectors.clone(), ids.clone()));
                 let bytes = out.into_inner();
@@ -799,7 +827,8 @@ mod tests {
             .collect();
         let ids: Vec<u64> = (0..n as u64 / 5).collect();
         let mut full = Failing::new(u64::MAX, usize::MAX);
-        write_archive(&mut full, 5, false, &[&vectors], &[&ids], WriteOptions::default()).unwrap();
+        write_archive(&mut full, 5, false, RowParts::F32(&[&vectors]), &[&ids], WriteOptions::default())
+            .unwrap();
         let archive = super::super::read_bytes(full.data.get_ref(), Default::default()).unwrap();
         assert!(archive.vectors.iter().zip(&vectors).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert_eq!((archive.vectors.len(), archive.ids), (vectors.len(), ids.clone()));
@@ -807,8 +836,15 @@ mod tests {
         assert!(size < (n * 4) as u64, "{size} bytes");
         for bytes in [size / 3, size / 2 + 7, size - 100] {
             let mut out = Failing::new(bytes, usize::MAX);
-            let e =
-                write_archive(&mut out, 5, false, &[&vectors], &[&ids], WriteOptions::default()).unwrap_err();
+            let e = write_archive(
+                &mut out,
+                5,
+                false,
+                RowParts::F32(&[&vectors]),
+                &[&ids],
+                WriteOptions::default(),
+            )
+            .unwrap_err();
             assert_eq!(e.to_string(), "injected failure");
             assert_eq!(out.calls_after_failure, 0);
         }

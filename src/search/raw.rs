@@ -5,6 +5,7 @@
 
 use super::request::{Metric, Plan};
 use super::topk::TopK;
+use crate::rows::Elem;
 
 /// Unit roundoff of f32 (2^-24).
 const U32: f64 = f32::EPSILON as f64 / 2.0;
@@ -17,7 +18,14 @@ impl Plan<'_> {
     /// the f32 cosine (the reference's dot over the row norm rounded to f32). A row is dropped
     /// when the f32 result plus its error bound still ranks below the current k-th value or
     /// fails the threshold; only the rest pay for the exact value.
-    pub(super) fn offer_raw(&self, q: &[f32], start: usize, refs: &[&[f32]], raw: &[f32], top: &mut TopK) {
+    pub(super) fn offer_raw<T: Elem>(
+        &self,
+        q: &[f32],
+        start: usize,
+        refs: &[&[T]],
+        raw: &[f32],
+        top: &mut TopK,
+    ) {
         debug_assert!(raw.len() == refs.len());
         let d = self.dimensions as f64;
         // Rounding: at most d * 2^-24 relative to sum |q_i r_i| (recursive summation; blocking
@@ -32,7 +40,8 @@ impl Plan<'_> {
         // Small chunks, so the k-th value set by the first exact values screens the rest of
         // the block (the first block of a scan would otherwise compute every row exactly).
         const CHUNK: usize = 16;
-        let mut exact_refs: [&[f32]; CHUNK] = [&[]; CHUNK];
+        let mut selected: [&[T]; CHUNK] = [&[]; CHUNK];
+        let mut scratch = Vec::new();
         let mut exact_rows = [0usize; CHUNK];
         let mut values = [0.0f64; CHUNK];
         let mut norms = [0.0f64; CHUNK];
@@ -48,7 +57,7 @@ impl Plan<'_> {
                 let row = self.row_at(start + c * CHUNK + i);
                 // A row with a non-finite value (only an unverified mapped open can hold one)
                 // has no exact value: it never matches.
-                if !r.is_finite() && v.iter().any(|x| !x.is_finite()) {
+                if !r.is_finite() && v.iter().any(|&x| !x.is_finite()) {
                     continue;
                 }
                 // An overflowed (non-finite) f32 result says nothing: always compute exactly.
@@ -68,10 +77,13 @@ impl Plan<'_> {
                         continue;
                     }
                 }
-                exact_refs[n] = v;
+                selected[n] = v;
                 exact_rows[n] = row;
                 n += 1;
             }
+            // Exact values are of the rows as stored, as float32 (float16 ones widened).
+            let mut exact_refs: [&[f32]; CHUNK] = [&[]; CHUNK];
+            T::as_f32(&selected[..n], &mut scratch, &mut exact_refs);
             let (refs, rows) = (&exact_refs[..n], &exact_rows[..n]);
             match self.metric {
                 Metric::Dot => self.kernel.dots_exact(q, refs, &mut values[..n]),

@@ -3,7 +3,9 @@
 
 use super::request::{Hit, Metric, Plan, Query};
 use super::topk::TopK;
+use crate::column::Column;
 use crate::kernels::Op;
+use crate::rows::{Elem, Values};
 
 pub(super) use crate::kernels::tuning::BLOCK_ROWS;
 use crate::kernels::tuning::{QUERY_GROUP_BYTES, TILE_BYTES};
@@ -32,11 +34,11 @@ impl<'a> Plan<'a> {
 
     /// Point `refs` at the rows of candidates `start..start + refs.len()`, in place (a
     /// prefilter costs only its selected rows: nothing is copied).
-    fn gather<'r>(&'r self, start: usize, refs: &mut [&'r [f32]]) {
+    fn gather<'r, T: Elem>(&self, column: &'r Column<T>, start: usize, refs: &mut [&'r [T]]) {
         let d = self.dimensions;
-        let rows = self.rows;
+        let row = |r: usize| column.chunk(r * d, (r + 1) * d);
         match self.within_rows {
-            None => match rows.vectors.range(start * d, (start + refs.len()) * d) {
+            None => match column.range(start * d, (start + refs.len()) * d) {
                 Some(block) => {
                     for (r, row) in refs.iter_mut().zip(block.chunks_exact(d)) {
                         *r = row;
@@ -45,13 +47,13 @@ impl<'a> Plan<'a> {
                 // The block spans the end of a mapped archive's rows.
                 None => {
                     for (i, r) in refs.iter_mut().enumerate() {
-                        *r = rows.row(start + i, d);
+                        *r = row(start + i);
                     }
                 }
             },
             Some(within) => {
-                for (r, &row) in refs.iter_mut().zip(&within[start..]) {
-                    *r = rows.row(row, d);
+                for (r, &w) in refs.iter_mut().zip(&within[start..]) {
+                    *r = row(w);
                 }
             }
         }
@@ -67,6 +69,13 @@ impl<'a> Plan<'a> {
     /// Queries share each tile of rows while it is in cache (a blocked matrix product); the
     /// top-k of every query is updated tile by tile, so no score matrix is ever materialized.
     pub(super) fn scan_batch(&self, queries: &[Query]) -> Vec<Vec<Hit>> {
+        match &self.rows.vectors {
+            Values::F32(column) => self.scan_batch_in(column, queries),
+            Values::F16(column) => self.scan_batch_in(column, queries),
+        }
+    }
+
+    fn scan_batch_in<T: Elem>(&self, column: &Column<T>, queries: &[Query]) -> Vec<Vec<Hit>> {
         if queries.is_empty() {
             return Vec::new();
         }
@@ -77,15 +86,15 @@ impl<'a> Plan<'a> {
         let n = self.candidates();
         let rb = self.tile_rows();
         let qb = (QUERY_GROUP_BYTES / (self.dimensions * 4).max(1) / 4 * 4).clamp(4, 64).min(queries.len());
-        let mut refs: Vec<&[f32]> = vec![&[]; rb];
+        let mut refs: Vec<&[T]> = vec![&[]; rb];
         let mut values = vec![0.0f32; qb * rb];
         let mut start = 0;
         while start < n {
             let m = rb.min(n - start);
-            self.gather(start, &mut refs[..m]);
+            self.gather(column, start, &mut refs[..m]);
             for (qs, tops) in qrefs.chunks(qb).zip(tops.chunks_mut(qb)) {
                 let values = &mut values[..qs.len() * m];
-                self.kernel.scores_tile(op, qs, &refs[..m], values);
+                T::scores_tile(self.kernel, op, qs, &refs[..m], values);
                 for ((q, top), vals) in qs.iter().zip(tops.iter_mut()).zip(values.chunks_exact(m)) {
                     if self.normalized_store {
                         self.offer_block(start, vals, top);
@@ -101,15 +110,22 @@ impl<'a> Plan<'a> {
 
     /// Score candidates `from..to` (positions in the store or in `within_rows`) into `top`.
     pub(super) fn scan(&self, query: &Query, from: usize, to: usize, top: &mut TopK) {
+        match &self.rows.vectors {
+            Values::F32(column) => self.scan_in(column, query, from, to, top),
+            Values::F16(column) => self.scan_in(column, query, from, to, top),
+        }
+    }
+
+    fn scan_in<T: Elem>(&self, column: &Column<T>, query: &Query, from: usize, to: usize, top: &mut TopK) {
         let q = &query.0;
         let op = self.op();
         let mut raw = [0.0f32; BLOCK_ROWS];
-        let mut refs: [&[f32]; BLOCK_ROWS] = [&[]; BLOCK_ROWS];
+        let mut refs: [&[T]; BLOCK_ROWS] = [&[]; BLOCK_ROWS];
         let mut start = from;
         while start < to {
             let m = BLOCK_ROWS.min(to - start);
-            self.gather(start, &mut refs[..m]);
-            self.kernel.scores(op, q, &refs[..m], &mut raw[..m]);
+            self.gather(column, start, &mut refs[..m]);
+            T::scores(self.kernel, op, q, &refs[..m], &mut raw[..m]);
             if self.normalized_store {
                 self.offer_block(start, &raw[..m], top);
             } else {

@@ -15,6 +15,8 @@ pub const NVS_PATH_CAPACITY: u32 = 4096;
 pub const NVS_METRIC_COSINE: u32 = 0;
 pub const NVS_METRIC_DOT: u32 = 1;
 pub const NVS_METRIC_EUCLIDEAN: u32 = 2;
+pub const NVS_STORAGE_FLOAT32: u32 = 0;
+pub const NVS_STORAGE_FLOAT16: u32 = 1;
 pub const nvs_status_NVS_STATUS_OK: nvs_status = 0;
 pub const nvs_status_NVS_STATUS_NULL_ARGUMENT: nvs_status = 1;
 pub const nvs_status_NVS_STATUS_INVALID_ARGUMENT: nvs_status = 2;
@@ -67,6 +69,7 @@ const _: () = {
     ["Offset of field: nvs_search_options::threads"]
         [::std::mem::offset_of!(nvs_search_options, threads) - 48usize];
 };
+pub type nvs_storage = u32;
 pub type nvs_metric = u32;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -97,6 +100,17 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     pub fn nvs_store_new(dimensions: usize, normalize: bool, out: *mut *mut nvs_store) -> nvs_status;
+}
+unsafe extern "C" {
+    pub fn nvs_store_new_with_storage(
+        dimensions: usize,
+        normalize: bool,
+        storage: nvs_storage,
+        out: *mut *mut nvs_store,
+    ) -> nvs_status;
+}
+unsafe extern "C" {
+    pub fn nvs_store_storage(store: *const nvs_store) -> nvs_storage;
 }
 unsafe extern "C" {
     pub fn nvs_store_free(store: *mut nvs_store);

@@ -102,6 +102,23 @@ TEST(Store, NewStoreProperties) {
     EXPECT_FALSE(raw.normalize());
 }
 
+TEST(Store, Float16RowsAreRounded) {
+    Store store(3, false, nvs::Storage::Float16);
+    EXPECT_EQ(store.storage(), nvs::Storage::Float16);
+    EXPECT_EQ(Store(3).storage(), nvs::Storage::Float32);
+    store.add(std::vector<float>{0.1f, 2.0f, -65504.0f}, std::vector<std::uint64_t>{5});
+    // 0.1 rounds to the nearest float16, 0.0999755859375.
+    const nvs::Row row = store.get(0);
+    EXPECT_EQ(row.vector, (std::vector<float>{0.0999755859375f, 2.0f, -65504.0f}));
+    expect_error(Status::OutOfRange, [&] { store.add(std::vector<float>{1, 1e5f, 0}); });
+    EXPECT_EQ(store.size(), 1u);
+    SearchOptions options;
+    options.top_k = 1;
+    const auto hits = store.search(Metric::Dot, std::vector<float>{0, 1, 0}, options);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].value, 2.0);
+}
+
 TEST(Store, ZeroDimensionsThrowInvalidArgument) {
     expect_error(Status::InvalidArgument, [] { Store store(0); });
 }

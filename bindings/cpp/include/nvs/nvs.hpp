@@ -104,6 +104,16 @@ enum class Metric : nvs_metric {
 /// dot product or euclidean distance. The C struct itself, so hit buffers pass straight through.
 using Hit = ::nvs_hit;
 
+/// How a store keeps its rows (the C `NVS_STORAGE_*` values).
+enum class Storage : nvs_storage {
+    /// Rows exactly as added (after normalization): the default.
+    Float32 = NVS_STORAGE_FLOAT32,
+    /// IEEE float16 rows: half the memory and half the bytes a search reads. Rows are checked
+    /// and normalized in float32, then rounded; a value beyond 65504 in magnitude fails the
+    /// add (`Status::OutOfRange`). Values are computed from the rounded rows.
+    Float16 = NVS_STORAGE_FLOAT16,
+};
+
 /// `Store::open` flag: archives whose metadata is not a list of uint64 integers (for example
 /// numpy-vector-store archives with dict payloads) get row indexes as ids instead of failing.
 inline constexpr std::uint32_t open_row_index_metadata = NVS_OPEN_ROW_INDEX_METADATA;
@@ -244,8 +254,8 @@ class Store {
 public:
     /// An empty store with `dimensions` (> 0) columns. With `normalize` (the usual choice)
     /// rows and queries are stored and compared as unit vectors.
-    explicit Store(std::size_t dimensions, bool normalize = true) {
-        detail::check(nvs_store_new(dimensions, normalize, &handle_));
+    explicit Store(std::size_t dimensions, bool normalize = true, Storage storage = Storage::Float32) {
+        detail::check(nvs_store_new_with_storage(dimensions, normalize, static_cast<nvs_storage>(storage), &handle_));
     }
 
     /// Take ownership of a handle from the C API (NULL gives an empty, moved-from-like Store).
@@ -339,6 +349,9 @@ public:
     std::size_t dimensions() const noexcept { return nvs_store_dimensions(handle_); }
     /// Whether rows and queries are normalized.
     bool normalize() const noexcept { return nvs_store_normalize(handle_); }
+    /// How the store keeps its rows.
+    Storage storage() const noexcept { return static_cast<Storage>(nvs_store_storage(handle_)); }
+
     /// Whether some rows are searched in place in a mapped archive (`open_map`).
     bool is_mapped() const noexcept { return nvs_store_is_mapped(handle_); }
 

@@ -86,11 +86,24 @@ public final class VectorStore: @unchecked Sendable {
 
     /// An empty store with `dimensions` (> 0) columns. With `normalize` (the usual choice) rows
     /// and queries are stored and compared as unit vectors.
-    public init(dimensions: Int, normalize: Bool = true) throws {
+    /// How a store keeps its rows (the C `NVS_STORAGE_*` values).
+    public enum Storage: UInt32, Sendable {
+        /// Rows exactly as added (after normalization): the default.
+        case float32 = 0
+        /// IEEE float16 rows: half the memory and half the bytes a search reads. Rows are
+        /// checked and normalized in float32, then rounded; a value beyond 65504 in magnitude
+        /// fails the add (`.outOfRange`). Values are computed from the rounded rows.
+        case float16 = 1
+    }
+
+    public init(dimensions: Int, normalize: Bool = true, storage: Storage = .float32) throws {
         var out: OpaquePointer?
-        try check(nvs_store_new(try size(dimensions, "dimensions"), normalize, &out))
+        try check(nvs_store_new_with_storage(try size(dimensions, "dimensions"), normalize, storage.rawValue, &out))
         handle = out!
     }
+
+    /// How the store keeps its rows.
+    public var storage: Storage { Storage(rawValue: nvs_store_storage(handle)) ?? .float32 }
 
     deinit {
         nvs_store_free(handle)

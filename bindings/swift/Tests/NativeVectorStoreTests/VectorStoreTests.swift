@@ -56,6 +56,18 @@ final class VectorStoreTests: XCTestCase {
         XCTAssertFalse(raw.normalize)
     }
 
+    func testFloat16Storage() throws {
+        let store = try VectorStore(dimensions: 3, normalize: false, storage: .float16)
+        XCTAssertEqual(store.storage, .float16)
+        XCTAssertEqual(try VectorStore(dimensions: 3).storage, .float32)
+        try store.add([0.1, 2, -65504], ids: [5])
+        let row = try store.get(0)
+        XCTAssertEqual(row?.vector, [0.0999755859375, 2, -65504])
+        XCTAssertEqual(row?.id, 5)
+        assertThrows(.outOfRange) { try store.add([1, 1e5, 0]) }
+        XCTAssertEqual(store.count, 1)
+    }
+
     func testInvalidDimensions() {
         assertThrows(.invalidArgument) { try VectorStore(dimensions: 0) }
         let error = assertThrows(.invalidArgument) { try VectorStore(dimensions: -3) }
