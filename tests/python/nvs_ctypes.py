@@ -80,6 +80,8 @@ def load_library(path: Path | None = None) -> ctypes.CDLL:
         "nvs_last_error_message": ([], char_p),
         "nvs_search_options_default": ([], SearchOptions),
         "nvs_store_new": ([ctypes.c_size_t, ctypes.c_bool, store_p], status),
+        "nvs_store_new_with_storage": ([ctypes.c_size_t, ctypes.c_bool, ctypes.c_uint32, store_p], status),
+        "nvs_store_storage": ([store], ctypes.c_uint32),
         "nvs_store_free": ([store], None),
         "nvs_store_add": ([store, c_float_p, ctypes.c_size_t, c_uint64_p, ctypes.c_size_t], status),
         "nvs_store_get": ([store, ctypes.c_size_t, c_float_p, ctypes.c_size_t, c_uint64_p], status),

@@ -24,6 +24,7 @@ STATUS_FORMAT = 10
 OPEN_ROW_INDEX_METADATA = 1
 SAVE_UNCOMPRESSED = 1
 SAVE_PICKLED_METADATA = 2
+STORAGE_FLOAT16 = 1
 METRIC_COSINE, METRIC_DOT, METRIC_EUCLIDEAN = 0, 1, 2
 
 
@@ -40,6 +41,12 @@ class Store:
     def new(cls, dimensions: int, normalize: bool) -> "Store":
         h = ctypes.c_void_p()
         assert LIB.nvs_store_new(dimensions, normalize, ctypes.byref(h)) == STATUS_OK
+        return cls(h)
+
+    @classmethod
+    def new_float16(cls, dimensions: int, normalize: bool) -> "Store":
+        h = ctypes.c_void_p()
+        assert LIB.nvs_store_new_with_storage(dimensions, normalize, STORAGE_FLOAT16, ctypes.byref(h)) == STATUS_OK
         return cls(h)
 
     @classmethod
@@ -277,6 +284,29 @@ def test_numpy_vector_store_refuses_our_default_archive_but_we_round_trip_its_ow
     again = VectorStore.open(tmp_path / "again.npz")
     np.testing.assert_array_equal(again.vectors, reference.vectors)
     assert list(again.metadata) == [5, 6, 7, 8]
+
+
+@pytest.mark.parametrize("flags", [0, SAVE_UNCOMPRESSED])
+def test_float16_archives_numpy_reads_and_the_reference_refuses(tmp_path: Path, flags: int) -> None:
+    vectors = sample(8, 6, 9)
+    store = Store.new_float16(6, True)
+    store.add(vectors, IDS)
+    path = tmp_path / "half.npz"
+    store.save(path, flags | SAVE_PICKLED_METADATA)
+    ours, _ = store.rows()
+    with np.load(path, allow_pickle=True) as data:
+        assert data["vectors"].dtype == np.dtype("<f2") and data["vectors"].shape == (8, 6)
+        # Widening float16 is exact: numpy sees the very values the store searches.
+        np.testing.assert_array_equal(data["vectors"].astype(np.float32), ours)
+        # They are the float32-normalized rows rounded to float16.
+        unit = vectors / np.linalg.norm(vectors.astype(np.float64), axis=1, keepdims=True)
+        np.testing.assert_allclose(ours, unit, atol=2.0**-11)
+    # numpy-vector-store 0.7.0 accepts float32 rows only.
+    with pytest.raises(ValueError, match="float32"):
+        VectorStore.open(path)
+    reopened = Store.open(path)
+    assert LIB.nvs_store_storage(reopened.handle) == STORAGE_FLOAT16
+    np.testing.assert_array_equal(reopened.rows()[0], ours)
 
 
 def test_numpy_written_npz_variants(tmp_path: Path) -> None:
