@@ -4,12 +4,15 @@
 //! with one rule for loaded rows (see [`UNIT_TOLERANCE`]): a normalize store keeps an archive
 //! row that is already unit length as it is, so a saved store opens with its own bits.
 
-use std::sync::OnceLock;
+use std::mem::MaybeUninit;
+use std::sync::{Mutex, OnceLock};
 
 use crate::column::Column;
 use crate::error::{fail, Error, Result};
+use crate::kernels::tuning::PARALLEL_MIN_VALUES;
 use crate::kernels::{f16, Kernel, Op};
 use crate::memory::{self, Plain};
+use crate::pool::{available_threads, in_parallel};
 
 /// What every row of a store shares: its width, whether rows are kept unit length, and how
 /// their values are kept.
@@ -186,7 +189,12 @@ impl Layout {
         let mut out = Vec::new();
         out.try_reserve_exact(vectors.len())?;
         memory::advise_huge_pages(&mut out);
-        let mut norms = self.norms_for(vectors.len() / d)?;
+        let n = vectors.len() / d;
+        let parts = if vectors.len() >= PARALLEL_MIN_VALUES { available_threads().min(n) } else { 1 };
+        if parts > 1 {
+            return self.prepare_rows_in_parts(vectors, out, parts, what);
+        }
+        let mut norms = self.norms_for(n)?;
         let mut stats = RowStats::new(self.normalize);
         // One pass: each row is appended (no zero-fill pass over the new buffer) and prepared
         // right away, while it is in L1.
@@ -197,6 +205,54 @@ impl Layout {
         }
         stats.check_zero_rows(what)?;
         Ok(PreparedRows { vectors: out, norms, zero_norm_rows: stats.zero_norm_rows })
+    }
+
+    /// [`Self::prepare_rows`] for a large batch, on the worker pool: each part copies and
+    /// prepares its own rows into its own span of `out` (page faults, the copy and the norms
+    /// all in parallel). Same bits, same verdicts and messages as one pass: the first part
+    /// with a non-finite row holds the batch's first one, and zero rows are judged after all.
+    fn prepare_rows_in_parts(
+        &self,
+        vectors: &[f32],
+        mut out: Vec<f32>,
+        parts: usize,
+        what: &str,
+    ) -> Result<PreparedRows> {
+        let d = self.dimensions;
+        let per = (vectors.len() / d).div_ceil(parts) * d;
+        let spans: Vec<Mutex<&mut [MaybeUninit<f32>]>> =
+            out.spare_capacity_mut()[..vectors.len()].chunks_mut(per).map(Mutex::new).collect();
+        let results = in_parallel(spans.len(), &|p| -> Result<(RowStats, Vec<f64>)> {
+            let mut span = spans[p].lock().unwrap_or_else(|e| e.into_inner());
+            let src = &vectors[p * per..][..span.len()];
+            // SAFETY: `span` has room for exactly `src.len()` floats and does not overlap it.
+            unsafe {
+                std::ptr::copy_nonoverlapping(src.as_ptr(), span.as_mut_ptr().cast::<f32>(), src.len())
+            };
+            // SAFETY: every element of `span` was initialized just above.
+            let rows = unsafe { &mut *(&mut **span as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            let mut norms = self.norms_for(rows.len() / d)?;
+            let mut stats = RowStats::new(self.normalize);
+            for (r, row) in rows.chunks_exact_mut(d).enumerate() {
+                stats.prepare(p * per / d + r, row, &mut norms, what)?;
+            }
+            Ok((stats, norms))
+        });
+        drop(spans);
+        let mut norms = self.norms_for(vectors.len() / d)?;
+        let mut all = RowStats::new(self.normalize);
+        for result in results {
+            let (stats, part_norms) = result?;
+            all.zero_norm_rows += stats.zero_norm_rows;
+            if all.first_zero_row.is_none() {
+                all.first_zero_row = stats.first_zero_row;
+            }
+            norms.extend_from_slice(&part_norms);
+        }
+        all.check_zero_rows(what)?;
+        // SAFETY: the parts initialized all `vectors.len()` floats of the spare capacity.
+        unsafe { out.set_len(vectors.len()) };
+        Ok(PreparedRows { vectors: out, norms, zero_norm_rows: all.zero_norm_rows })
     }
 
     /// Start preparing the rows of an archive in the buffer they are decoded into, a few rows
@@ -710,12 +766,17 @@ mod tests {
                     let result = r.append_in_place(layout, data, None);
                     (result, r)
                 };
+                // The worker-pool path, forced with small batches (it starts at 16 MiB).
+                let in_parts = |data: &[f32], parts: usize| {
+                    layout.prepare_rows_in_parts(data, Vec::with_capacity(data.len()), parts, "vectors")
+                };
                 let check_failure = |data: &[f32], want: &(ErrorKind, String)| {
                     let a = layout.prepare_rows(data, "vectors").err().unwrap();
                     let b = loaded(layout, data, "vectors").err().unwrap();
                     let (c, after) = appended(data);
                     let c = c.err().unwrap();
-                    for e in [a, b, c] {
+                    let split = [2, 3, 7].map(|parts| in_parts(data, parts).err().unwrap());
+                    for e in [a, b, c].into_iter().chain(split) {
                         assert_eq!(&(e.kind, e.message), want, "d={d} normalize={normalize}");
                     }
                     assert_eq!(after.snapshot(d), before.snapshot(d));
@@ -733,6 +794,9 @@ mod tests {
                 // None of these rows is near unit length, so loading normalizes every one.
                 let in_place = prepared(loaded(layout, &data, "v")).unwrap();
                 assert_eq!(copied, in_place, "d={d} normalize={normalize}");
+                for parts in [2, 3, 7] {
+                    assert_eq!(prepared(in_parts(&data, parts)).unwrap(), copied, "{parts} parts");
+                }
                 let (result, after) = appended(&data);
                 result.unwrap();
                 let (before, after) = (before.snapshot(d), after.snapshot(d));

@@ -96,6 +96,12 @@ mod c {
         pub fn nvs_last_error_message() -> *const c_char;
         pub fn nvs_search_options_default() -> nvs_search_options;
         pub fn nvs_store_new(dimensions: usize, normalize: bool, out: *mut *mut nvs_store) -> u32;
+        pub fn nvs_store_new_with_storage(
+            dimensions: usize,
+            normalize: bool,
+            storage: u32,
+            out: *mut *mut nvs_store,
+        ) -> u32;
         pub fn nvs_store_free(store: *mut nvs_store);
         pub fn nvs_store_add(
             store: *mut nvs_store,
@@ -175,6 +181,8 @@ struct Input {
     /// every other width, invalid ones included).
     dims: u8,
     normalize: bool,
+    /// The first store keeps float16 rows (`New` ops choose again).
+    float16: bool,
     ops: Vec<Op>,
 }
 
@@ -183,6 +191,7 @@ enum Op {
     New {
         dims: Dims,
         normalize: bool,
+        float16: bool,
         null_out: bool,
     },
     Free,
@@ -676,6 +685,8 @@ impl Expect {
 struct Shadow {
     dims: usize,
     normalize: bool,
+    /// Rows kept as float16 (`rows` then holds the rounded values).
+    float16: bool,
     /// Rows as stored (normalized for a normalize store), row-major.
     rows: Vec<f32>,
     ids: Vec<u64>,
@@ -697,6 +708,7 @@ impl Shadow {
 struct FileShadow {
     dims: usize,
     normalize: bool,
+    float16: bool,
     rows: Vec<f32>,
     ids: Vec<u64>,
 }
@@ -719,6 +731,11 @@ fn stored_rows(vectors: &[f32], d: usize, normalize: bool) -> Vec<f32> {
         return vectors.to_vec();
     }
     vectors.chunks_exact(d).flat_map(normalized).collect()
+}
+
+/// Values as a float16 store keeps them (rounded to nearest, ties to even).
+fn rounded(v: &[f32]) -> Vec<f32> {
+    v.iter().map(|&x| nvs::kernels::f16::to_f32(nvs::kernels::f16::to_f16(x))).collect()
 }
 
 fn all_zero(v: &[f32]) -> bool {
@@ -1280,12 +1297,18 @@ fn build_query(st: &State, spec: &QuerySpec, d: usize) -> Vec<f32> {
 // ---------------------------------------------------------------------------------------------
 // Ops.
 
-fn op_new(cx: &Cx, st: &mut State, dims: Dims, normalize: bool, null_out: bool) {
+fn op_new(cx: &Cx, st: &mut State, dims: Dims, normalize: bool, float16: bool, null_out: bool) {
     let d = dims.get();
     let mut out: *mut nvs_store = std::ptr::null_mut();
     let out_ptr = if null_out { std::ptr::null_mut() } else { &mut out as *mut _ };
     // SAFETY: out is NULL or valid.
-    let s = call(cx, "nvs_store_new", || unsafe { c::nvs_store_new(d, normalize, out_ptr) });
+    let s = call(cx, "nvs_store_new", || unsafe {
+        if float16 {
+            c::nvs_store_new_with_storage(d, normalize, 1, out_ptr)
+        } else {
+            c::nvs_store_new(d, normalize, out_ptr)
+        }
+    });
     let mut e = Expect::default();
     e.on(null_out, NULL_ARGUMENT);
     e.on(d == 0 || d > i32::MAX as usize / 4, INVALID_ARGUMENT);
@@ -1295,7 +1318,7 @@ fn op_new(cx: &Cx, st: &mut State, dims: Dims, normalize: bool, null_out: bool) 
         return;
     }
     ensure!(cx, !out.is_null(), "nvs_store_new returned OK and NULL");
-    st.replace(out, Some(Shadow { dims: d, normalize, rows: Vec::new(), ids: Vec::new(), bound: None }));
+    st.replace(out, Some(Shadow { dims: d, normalize, float16, rows: Vec::new(), ids: Vec::new(), bound: None }));
 }
 
 fn op_add(cx: &Cx, st: &mut State, mut vectors: Vec<f32>, n: usize, ids: &IdsSpec, fault: Option<AddFault>) {
@@ -1388,13 +1411,20 @@ fn op_add(cx: &Cx, st: &mut State, mut vectors: Vec<f32>, n: usize, ids: &IdsSpe
         e.on(passed.iter().any(|x| !x.is_finite()), NON_FINITE);
         let zero_row = passed.chunks_exact(sh.dims).any(all_zero);
         e.on(sh.normalize && zero_row && passed.iter().all(|x| x.is_finite()), ZERO_NORM);
+        // A float16 store: a prepared value beyond float16's range, once the float32 checks pass.
+        if sh.float16 && e.faults.is_empty() {
+            let prepared = stored_rows(passed, sh.dims, sh.normalize);
+            let overflow = prepared.iter().any(|&x| !nvs::kernels::f16::to_f32(nvs::kernels::f16::to_f16(x)).is_finite());
+            e.on(overflow, OUT_OF_RANGE);
+        }
     }
     e.judge(cx, "nvs_store_add", s);
     if s != OK {
         return;
     }
     let sh = st.shadow.as_mut().unwrap();
-    sh.rows.extend(stored_rows(passed, sh.dims, sh.normalize));
+    let prepared = stored_rows(passed, sh.dims, sh.normalize);
+    sh.rows.extend(if sh.float16 { rounded(&prepared) } else { prepared });
     if ids_ptr.is_null() {
         sh.ids.extend((start..start + rows).map(|i| i as u64));
     } else {
@@ -1971,21 +2001,31 @@ fn op_save(cx: &Cx, st: &mut State, path: PathSpec, flag_bits: u8) {
     }
     let target = resolved.or_else(|| sh.bound.clone()).unwrap();
     let file =
-        FileShadow { dims: sh.dims, normalize: sh.normalize, rows: sh.rows.clone(), ids: sh.ids.clone() };
+        FileShadow {
+            dims: sh.dims,
+            normalize: sh.normalize,
+            float16: sh.float16,
+            rows: sh.rows.clone(),
+            ids: sh.ids.clone(),
+        };
     st.files.insert(target.clone(), file);
     st.shadow.as_mut().unwrap().bound = Some(target);
 }
 
 /// The shadow of a store opened from an archive: a normalize store keeps the rows that are
-/// unit length (f64 norm within 2^-22 of 1, as every row it saved is) and normalizes others.
+/// unit length (f64 norm within 2^-22 of 1, as every row it saved is; 2^-9 for float16 rows)
+/// and normalizes (and rounds again) the others.
 fn opened(file: &FileShadow, bound: Option<PathBuf>) -> Shadow {
+    let tolerance = if file.float16 { 1.0 / 512.0 } else { 1.0 / (1u64 << 22) as f64 };
     let rows = if file.normalize {
         file.rows
             .chunks_exact(file.dims)
             .flat_map(|row| {
                 let norm = nvs::kernels::portable::norm_sq_f64(row).sqrt();
-                if (norm - 1.0).abs() <= 1.0 / (1u64 << 22) as f64 {
+                if (norm - 1.0).abs() <= tolerance {
                     row.to_vec()
+                } else if file.float16 {
+                    rounded(&normalized(row))
                 } else {
                     normalized(row)
                 }
@@ -1994,7 +2034,7 @@ fn opened(file: &FileShadow, bound: Option<PathBuf>) -> Shadow {
     } else {
         file.rows.clone()
     };
-    Shadow { dims: file.dims, normalize: file.normalize, rows, ids: file.ids.clone(), bound }
+    Shadow { dims: file.dims, normalize: file.normalize, float16: file.float16, rows, ids: file.ids.clone(), bound }
 }
 
 fn op_open(cx: &Cx, st: &mut State, path: PathSpec, flag_bits: u8, null_out: bool) {
@@ -2094,6 +2134,7 @@ fn op_reload(cx: &Cx, st: &mut State, flag_bits: u8) {
     if let Some(file) = &file {
         e.on(file.dims != sh.dims, DIMENSION_MISMATCH);
         e.on(file.normalize != sh.normalize, INVALID_ARGUMENT);
+        e.on(file.float16 != sh.float16, INVALID_ARGUMENT);
     }
     e.judge(cx, "nvs_store_reload", s);
     if s == OK {
@@ -2126,7 +2167,7 @@ fn op_write_other(cx: &Cx, st: &mut State, path: PathSpec, dims: u8, normalize: 
         let saved = call(cx, "save(other)", || c::nvs_store_save(other, cpath.as_ptr()));
         c::nvs_store_free(other);
         ensure!(cx, saved == OK, "save(other): {}", name(saved));
-        st.files.insert(resolved, FileShadow { dims: d, normalize, rows: stored, ids: kept_ids });
+        st.files.insert(resolved, FileShadow { dims: d, normalize, float16: false, rows: stored, ids: kept_ids });
     }
 }
 
@@ -2209,15 +2250,15 @@ fn run(input: &Input) {
     }
     let mut st = State { store: std::ptr::null_mut(), shadow: None, files: HashMap::new(), dir };
     let dims = Dims::Medium((input.dims % 64) as u16);
-    let start = Op::New { dims, normalize: input.normalize, null_out: false };
+    let start = Op::New { dims, normalize: input.normalize, float16: input.float16, null_out: false };
     let cx = Cx { i: usize::MAX, op: &start };
-    op_new(&cx, &mut st, dims, input.normalize, false);
+    op_new(&cx, &mut st, dims, input.normalize, input.float16, false);
     st.verify(&cx);
     for (i, op) in input.ops.iter().take(MAX_OPS).enumerate() {
         let cx = Cx { i, op };
         let mutates = match op {
-            Op::New { dims, normalize, null_out } => {
-                op_new(&cx, &mut st, *dims, *normalize, *null_out);
+            Op::New { dims, normalize, float16, null_out } => {
+                op_new(&cx, &mut st, *dims, *normalize, *float16, *null_out);
                 true
             }
             Op::Free => {
