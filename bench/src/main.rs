@@ -1,8 +1,8 @@
 //! Rust-side benchmarks that need no Python: C ABI overhead, ingestion, thread scaling, batch
 //! search, prefilter cost, our single-query grid against the read-only scan floor, and the
-//! memory and speed of save and open.
+//! memory and speed of save and open, mapped open, and float16 rows against float32.
 //!
-//! Usage: nvs-bench [--smoke] [ffi|ingest|threads|batch|filtered|grid|memory|persist|all]...
+//! Usage: nvs-bench [--smoke] [ffi|ingest|threads|batch|filtered|grid|memory|persist|mapped|float16|all]...
 //! Prints markdown tables; every time is a median of many repetitions.
 
 use std::hint::black_box;
@@ -13,6 +13,8 @@ use nvs::ffi::*;
 use nvs::kernels::Kernel;
 use nvs::{Metric, SearchOptions, VectorStore};
 use nvs_bench::{fma_peak_gflops, read_floor, scan_threads};
+
+mod f16;
 
 struct Rng(u64);
 impl Rng {
@@ -379,7 +381,9 @@ fn mapped(smoke: bool) {
     let runs = if smoke { 3 } else { 5 };
     let dir = std::env::temp_dir().join(format!("nvs-bench-mapped-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    println!("\n### Mapped open, {rows} x {dims}, uncompressed archive in the page cache, median of {runs}\n");
+    println!(
+        "\n### Mapped open, {rows} x {dims}, uncompressed archive in the page cache, median of {runs}\n"
+    );
     println!("| store | open | mapped open | verified mapped open | first search, mapped | search, mapped | search, in memory |");
     println!("|---|---|---|---|---|---|---|");
     let map = nvs::ReadOptions { map: true, ..Default::default() };
@@ -389,7 +393,9 @@ fn mapped(smoke: bool) {
     let ms = |t: f64| format!("{:.2} ms", t * 1e3);
     for normalize in [true, false] {
         let path = dir.join(format!("m-{normalize}.npz"));
-        store(rows, dims, normalize, 41).save(Some(&path), nvs::WriteOptions { uncompressed: true, ..Default::default() }).unwrap();
+        store(rows, dims, normalize, 41)
+            .save(Some(&path), nvs::WriteOptions { uncompressed: true, ..Default::default() })
+            .unwrap();
         let open = median_of(runs, || drop(black_box(VectorStore::open(&path, Default::default()).unwrap())));
         let mapped_open = median_of(runs, || drop(black_box(VectorStore::open(&path, map).unwrap())));
         let verified_open = median_of(runs, || drop(black_box(VectorStore::open(&path, verified).unwrap())));
@@ -447,11 +453,14 @@ fn mapped(smoke: bool) {
             let figures: Vec<(f64, f64)> = children
                 .iter()
                 .map(|c| {
-                    let text = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", c.id())).unwrap_or_default();
+                    let text =
+                        std::fs::read_to_string(format!("/proc/{}/smaps_rollup", c.id())).unwrap_or_default();
                     let field = |name: &str| -> f64 {
                         text.lines()
                             .find(|l| l.starts_with(name))
-                            .and_then(|l| l[name.len()..].trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                            .and_then(|l| {
+                                l[name.len()..].trim().trim_end_matches("kB").trim().parse::<f64>().ok()
+                            })
                             .unwrap_or(0.0)
                             * 1024.0
                     };
@@ -509,6 +518,7 @@ fn main() {
             "memory" => memory(smoke),
             "persist" => persist(smoke),
             "mapped" => mapped(smoke),
+            "float16" => f16::float16(smoke),
             other => eprintln!("unknown benchmark {other}"),
         }
     }
