@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         Some((flag, rest)) => (flag & 1 == 1, rest),
         None => (false, data),
     };
-    match VectorStore::open_bytes(bytes, ReadOptions { row_index_metadata: row_index }) {
+    match VectorStore::open_bytes(bytes, ReadOptions { row_index_metadata: row_index, ..Default::default() }) {
         Ok(store) => {
             // A store that opened is fully usable.
             let d = store.dimensions();
