@@ -29,7 +29,7 @@ fi
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "$@"; }
 
 run "$VENV/bin/python" bench/peers.py "${SMOKE[@]}" --out "$OUT" | tee "$OUT/peers.log"
-run bench/target/release/nvs-bench "${SMOKE[@]}" ffi ingest threads batch filtered memory persist | tee "$OUT/rust.md"
+run bench/target/release/nvs-bench "${SMOKE[@]}" ffi ingest threads batch filtered memory persist mapped float16 | tee "$OUT/rust.md"
 if [[ ${#SMOKE[@]} -eq 0 ]]; then
   run "$VENV/bin/python" bench/batch_peers.py --out "$OUT" | tee "$OUT/batch_peers.md"
   run "$VENV/bin/python" bench/ingest_peers.py | tee "$OUT/ingest_peers.md"
