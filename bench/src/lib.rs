@@ -155,6 +155,24 @@ pub fn read_floor(s: &[f32], mut time: impl FnMut(&dyn Fn()) -> f64) -> (f64, us
         .fold((f64::INFINITY, 1), |best, t| if t.0 < best.0 { t } else { best })
 }
 
+/// The kernel nvs picks in this process (the same choice libnvs makes: `NVS_KERNEL` or the
+/// CPU's best), as a NUL-terminated name for the Python driver.
+#[no_mangle]
+pub extern "C" fn nvsb_kernel_name() -> *const std::ffi::c_char {
+    match nvs::kernels::Kernel::active().name() {
+        "portable" => c"portable".as_ptr(),
+        "avx2" => c"avx2".as_ptr(),
+        "avx512" => c"avx512".as_ptr(),
+        _ => c"neon".as_ptr(),
+    }
+}
+
+/// [`fma_peak_gflops`] for the Python driver: the best of three runs.
+#[no_mangle]
+pub extern "C" fn nvsb_fma_peak_gflops() -> f64 {
+    (0..3).map(|_| fma_peak_gflops()).fold(0.0, f64::max)
+}
+
 /// Peak single-thread f32 FMA rate, in GFLOP/s (2 flops per lane per FMA), from a register
 /// loop with enough independent chains to hide the FMA latency: the compute floor of a batch.
 pub fn fma_peak_gflops() -> f64 {

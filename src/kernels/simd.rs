@@ -73,6 +73,16 @@ pub(crate) trait Lanes: Copy {
     /// # Safety
     /// The CPU has the implementation's features.
     unsafe fn sum(self) -> f32;
+    /// `acc[i].sum()` for sixteen accumulators, bit for bit (an instruction set may share
+    /// the work of the fixed order between them).
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
+    #[inline(always)]
+    unsafe fn sum16(acc: &[Self; 16]) -> [f32; 16] {
+        // SAFETY: the caller guarantees the CPU (# Safety above).
+        core::array::from_fn(|i| unsafe { acc[i].sum() })
+    }
     /// Hint that the cache line at `p` will be read soon (no-op where there is no hint).
     ///
     /// # Safety
@@ -178,15 +188,41 @@ pub(crate) unsafe fn micro_prefetching<
     rs: &[*const T; R],
     next: &[*const T; R],
 ) -> [[f32; R]; Q] {
-    // SAFETY: the caller guarantees that every `qs` and `rs` pointer is valid for `d` values
-    // and that the CPU supports `V` (# Safety above). The full loads read `[i, i + WIDTH)`
-    // with `i + WIDTH <= full <= d`, the partial ones `[full, d)` with `d - full < WIDTH`;
-    // the prefetches never fault.
+    // SAFETY: the caller guarantees the pointers and the CPU (# Safety above), which is the
+    // contract of `accumulate` over all `d` values and of `reduce`.
     unsafe {
         let mut acc = [[V::zero(); R]; Q];
+        accumulate::<V, T, L2, Q, R, PF>(&mut acc, 0, d, d, qs, rs, next);
+        reduce(&acc)
+    }
+}
+
+/// Add the terms of values `from..to` of each (query, row) pair to its accumulator. `from` is a
+/// multiple of `V::WIDTH`; `to` is one too, or `d` (then the partial last chunk is included).
+/// Every lane of an accumulator meets its values in the same order however `0..d` is split
+/// into spans, so a pair's sum is the same bits whether it is computed in one span or many.
+///
+/// # Safety
+/// As for [`micro_prefetching`]; `from <= to <= d`.
+#[inline(always)]
+unsafe fn accumulate<V: Lanes, T: Elem, const L2: bool, const Q: usize, const R: usize, const PF: bool>(
+    acc: &mut [[V; R]; Q],
+    from: usize,
+    to: usize,
+    d: usize,
+    qs: &[*const f32; Q],
+    rs: &[*const T; R],
+    next: &[*const T; R],
+) {
+    // SAFETY: the caller guarantees that every `qs` and `rs` pointer is valid for `d` values
+    // and that the CPU supports `V` (# Safety above). The full loads read `[i, i + WIDTH)`
+    // with `i + WIDTH <= to.min(full) <= d`, the partial ones `[full, d)` with
+    // `d - full < WIDTH`; the prefetches never fault.
+    unsafe {
         let full = d - d % V::WIDTH;
-        let mut i = 0;
-        while i < full {
+        let end = to.min(full);
+        let mut i = from;
+        while i < end {
             if PF {
                 for &p in next {
                     // Prefetches never fault, so the address may run past the row (wrapping_add).
@@ -205,7 +241,7 @@ pub(crate) unsafe fn micro_prefetching<
             }
             i += V::WIDTH;
         }
-        if full < d {
+        if to == d && full < d {
             let n = d - full;
             let mut rv = [V::zero(); R];
             for r in 0..R {
@@ -218,14 +254,31 @@ pub(crate) unsafe fn micro_prefetching<
                 }
             }
         }
-        let mut out = [[0.0f32; R]; Q];
-        for q in 0..Q {
-            for r in 0..R {
-                out[q][r] = acc[q][r].sum();
-            }
-        }
-        out
     }
+}
+
+/// Each accumulator's lanes summed in the fixed order of [`Lanes::sum`].
+///
+/// # Safety
+/// The CPU supports `V`.
+#[inline(always)]
+unsafe fn reduce<V: Lanes, const Q: usize, const R: usize>(acc: &[[V; R]; Q]) -> [[f32; R]; Q] {
+    if Q * R == 16 {
+        // SAFETY: `[[V; R]; Q]` and `[V; 16]` are the same 16 values in the same order (and
+        // likewise for the result); the CPU supports `V` (# Safety above).
+        return unsafe {
+            let sums = V::sum16(&*(acc as *const [[V; R]; Q] as *const [V; 16]));
+            core::mem::transmute_copy::<[f32; 16], [[f32; R]; Q]>(&sums)
+        };
+    }
+    let mut out = [[0.0f32; R]; Q];
+    for q in 0..Q {
+        for r in 0..R {
+            // SAFETY: the caller guarantees the CPU supports `V` (# Safety above).
+            out[q][r] = unsafe { acc[q][r].sum() };
+        }
+    }
+    out
 }
 
 #[inline(always)]
@@ -281,8 +334,11 @@ pub(crate) unsafe fn rows<V: Lanes, T: Elem, const L2: bool, const R: usize, con
 }
 
 /// Many queries against many rows (a blocked matrix product): `out[q * stride + r]`.
-/// Rows advance in groups of `R`, and each group meets every query group of `Q` while its
-/// `R` rows are still in L1.
+/// The values are walked in spans of at most `tuning::BATCH_SPAN`; within a span, rows advance
+/// in groups of `R` and each group meets every query group of `Q` while its `R` rows are still
+/// in L1. With more than one span each pair's accumulator is kept in memory between spans, so
+/// long rows do not push the queries out of L1, and the pair still gets the bits of one
+/// unbroken pass ([`accumulate`]).
 ///
 /// # Safety
 /// As for [`rows`]; `stride >= rows.len()` and `out` holds `(queries.len() - 1) * stride +
@@ -295,50 +351,110 @@ pub(crate) unsafe fn tile<V: Lanes, T: Elem, const L2: bool, const Q: usize, con
     out: &mut [f32],
     stride: usize,
 ) {
-    let nr = rows.len();
-    let mut r0 = 0;
-    while r0 < nr {
-        let rn = (nr - r0).min(R);
-        let rp = &rows[r0..r0 + rn];
-        let mut q0 = 0;
-        while q0 < queries.len() {
-            let qn = (queries.len() - q0).min(Q);
-            let qp = &queries[q0..q0 + qn];
-            if qn == Q && rn == R {
-                // SAFETY: every query and row pointer is valid for `d` values and the CPU
-                // supports `V` (the caller's contract, # Safety above); `out` is indexed with
-                // bounds checks.
-                let v = unsafe { micro::<V, T, L2, Q, R>(d, array(qp), array(rp)) };
-                for (q, row) in v.iter().enumerate() {
-                    out[(q0 + q) * stride + r0..][..R].copy_from_slice(row);
-                }
-            } else if rn == R {
-                // Fewer than Q queries left: one query at a time over the R rows.
-                for (q, &one) in qp.iter().enumerate() {
-                    // SAFETY: as above.
-                    let v = unsafe { micro::<V, T, L2, 1, R>(d, &[one], array(rp)) };
-                    out[(q0 + q) * stride + r0..][..R].copy_from_slice(&v[0]);
-                }
-            } else {
-                // Fewer than R rows left: Q queries against one row at a time.
-                for (r, &row) in rp.iter().enumerate() {
-                    if qn == Q {
-                        // SAFETY: as above.
-                        let v = unsafe { micro::<V, T, L2, Q, 1>(d, array(qp), &[row]) };
-                        for q in 0..Q {
-                            out[(q0 + q) * stride + r0 + r] = v[q][0];
-                        }
-                    } else {
+    let (nq, nr) = (queries.len(), rows.len());
+    // Every `unsafe` call below is sound for the same reasons: every query and row pointer is valid for `d` values
+    // and the CPU supports `V` (the caller's contract, # Safety above); each span is
+    // `from..to` with `from` a multiple of `BATCH_SPAN` (itself a multiple of every `WIDTH`)
+    // and `to` the next one or `d`; `acc` and `out` are indexed with bounds checks.
+    // SAFETY: the CPU supports `V` (the caller's contract).
+    let mut acc = if d > tuning::BATCH_SPAN { vec![unsafe { V::zero() }; nq * nr] } else { Vec::new() };
+    let mut from = 0;
+    loop {
+        let to = if d - from > tuning::BATCH_SPAN { from + tuning::BATCH_SPAN } else { d };
+        let mut r0 = 0;
+        while r0 < nr {
+            let rn = (nr - r0).min(R);
+            let mut q0 = 0;
+            while q0 < nq {
+                let qn = (nq - q0).min(Q);
+                let mut at = Pairs { acc: &mut acc, out: &mut *out, stride, nr, q0, r0, from, to, d };
+                let (qp, rp) = (&queries[q0..q0 + qn], &rows[r0..r0 + rn]);
+                match (qn == Q, rn == R) {
+                    // SAFETY: see the loop's comment.
+                    (true, true) => unsafe { at.run::<T, L2, Q, R>(array(qp), array(rp)) },
+                    // Fewer than Q queries left: one query at a time over the R rows.
+                    (false, true) => {
                         for (q, &one) in qp.iter().enumerate() {
-                            // SAFETY: as above.
-                            let v = unsafe { micro::<V, T, L2, 1, 1>(d, &[one], &[row]) };
-                            out[(q0 + q) * stride + r0 + r] = v[0][0];
+                            at.q0 = q0 + q;
+                            // SAFETY: see the loop's comment.
+                            unsafe { at.run::<T, L2, 1, R>(&[one], array(rp)) }
+                        }
+                    }
+                    // Fewer than R rows left: Q queries (or one at a time) against each row.
+                    (full_q, false) => {
+                        for (r, &row) in rp.iter().enumerate() {
+                            at.r0 = r0 + r;
+                            if full_q {
+                                // SAFETY: see the loop's comment.
+                                unsafe { at.run::<T, L2, Q, 1>(array(qp), &[row]) }
+                            } else {
+                                for (q, &one) in qp.iter().enumerate() {
+                                    at.q0 = q0 + q;
+                                    // SAFETY: see the loop's comment.
+                                    unsafe { at.run::<T, L2, 1, 1>(&[one], &[row]) }
+                                }
+                            }
                         }
                     }
                 }
+                q0 += qn;
             }
-            q0 += qn;
+            r0 += rn;
         }
-        r0 += rn;
+        if to == d {
+            break;
+        }
+        from = to;
+    }
+}
+
+/// A `Q x R` block of pairs of a tile (queries from `q0`, rows from `r0`), the span of values
+/// `from..to` to add to their sums, where those sums are kept between spans (`acc`, `nr` per
+/// query; empty when the whole row is one span) and where they go when done (`out`).
+struct Pairs<'a, V> {
+    acc: &'a mut [V],
+    out: &'a mut [f32],
+    stride: usize,
+    nr: usize,
+    q0: usize,
+    r0: usize,
+    from: usize,
+    to: usize,
+    d: usize,
+}
+
+impl<V: Lanes> Pairs<'_, V> {
+    /// Add the span's terms of these queries and rows to the block's sums; after the last span,
+    /// write the sums to `out`.
+    ///
+    /// # Safety
+    /// As for [`accumulate`] over `from..to`.
+    #[inline(always)]
+    unsafe fn run<T: Elem, const L2: bool, const Q: usize, const R: usize>(
+        &mut self,
+        qs: &[*const f32; Q],
+        rs: &[*const T; R],
+    ) {
+        let (nr, q0, r0) = (self.nr, self.q0, self.r0);
+        // SAFETY: the caller's contract (# Safety above); `acc` and `out` are indexed with
+        // bounds checks.
+        unsafe {
+            let mut block = [[V::zero(); R]; Q];
+            if self.from > 0 {
+                for (q, b) in block.iter_mut().enumerate() {
+                    b.copy_from_slice(&self.acc[(q0 + q) * nr + r0..][..R]);
+                }
+            }
+            accumulate::<V, T, L2, Q, R, false>(&mut block, self.from, self.to, self.d, qs, rs, rs);
+            if self.to < self.d {
+                for (q, b) in block.iter().enumerate() {
+                    self.acc[(q0 + q) * nr + r0..][..R].copy_from_slice(b);
+                }
+            } else {
+                for (q, sums) in reduce(&block).iter().enumerate() {
+                    self.out[(q0 + q) * self.stride + r0..][..R].copy_from_slice(sums);
+                }
+            }
+        }
     }
 }

@@ -93,7 +93,10 @@ fn every_kernel_matches_the_reference_for_widths_0_to_70() {
 fn tiles_equal_single_scores_bit_for_bit_and_match_the_reference() {
     let mut rng = Rng(7);
     for kernel in others() {
-        for d in [0, 1, 3, 4, 7, 8, 15, 16, 17, 33, 64, 70] {
+        // Past `BATCH_SPAN` the tile keeps its sums in memory between spans: 1, 2 and 3 spans,
+        // with and without a partial last register.
+        let span = tuning::BATCH_SPAN;
+        for d in [0, 1, 3, 4, 7, 8, 15, 16, 17, 33, 64, 70, span, span + 1, span + 16, 2 * span + 37] {
             for (nq, nr) in [(1, 1), (1, 9), (3, 7), (4, 3), (4, 6), (5, 13), (9, 25), (12, 12)] {
                 let qd = rng.vec(nq * d);
                 let rd = rng.vec(nr * d);

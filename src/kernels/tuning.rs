@@ -50,6 +50,11 @@ pub(crate) const BLOCK_ROWS: usize = 256;
 /// rows a micro-kernel holds stay in L1 (32-48 KiB), so the FMA units are not starved by L2.
 pub(crate) const QUERY_GROUP_BYTES: usize = 24 << 10;
 
+/// Values per span of a batch tile: each pair's accumulator is kept in memory between spans,
+/// so with long rows a query group's spans (`QUERY_GROUP_BYTES` of them) stay in L1 while the
+/// tile's rows pass. A multiple of every register width (16, 8 and 4 lanes).
+pub(crate) const BATCH_SPAN: usize = 384;
+
 /// Bytes of rows per batch tile: read from memory once, they stay in L2 (1-2 MiB per core on
 /// these hosts) while every query group passes over them.
 pub(crate) const TILE_BYTES: usize = 128 << 10;

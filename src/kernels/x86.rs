@@ -155,6 +155,38 @@ impl Lanes for Avx512 {
         }
     }
     #[inline(always)]
+    unsafe fn sum16(acc: &[Self; 16]) -> [f32; 16] {
+        // The additions of `sum`, four levels of them, each done for several accumulators at
+        // once: a pair of registers is shuffled into two, whose sum holds the next level of
+        // both. Feeding the accumulators transposed (4 x 4) makes the last register come out
+        // in their order.
+        let t: [__m512; 16] = core::array::from_fn(|i| acc[(i % 4) * 4 + i / 4].0);
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `Lanes::sum16`); `out` is a
+        // local array of 16 floats.
+        unsafe {
+            // Halves: 128-bit lanes (0, 1) + (2, 3) of each, two accumulators per register.
+            let h: [__m512; 8] = core::array::from_fn(|i| {
+                let (x, y) = (t[2 * i], t[2 * i + 1]);
+                _mm512_add_ps(_mm512_shuffle_f32x4::<0x44>(x, y), _mm512_shuffle_f32x4::<0xEE>(x, y))
+            });
+            // Quarters: 128-bit lane 0 + 1 of each half, four accumulators per register.
+            let s: [__m512; 4] = core::array::from_fn(|i| {
+                let (x, y) = (h[2 * i], h[2 * i + 1]);
+                _mm512_add_ps(_mm512_shuffle_f32x4::<0x88>(x, y), _mm512_shuffle_f32x4::<0xDD>(x, y))
+            });
+            // Within 128 bits: lanes (0, 1) + (2, 3), then lane 0 + 1.
+            let p: [__m512; 2] = core::array::from_fn(|i| {
+                let (x, y) = (s[2 * i], s[2 * i + 1]);
+                _mm512_add_ps(_mm512_shuffle_ps::<0x44>(x, y), _mm512_shuffle_ps::<0xEE>(x, y))
+            });
+            let r =
+                _mm512_add_ps(_mm512_shuffle_ps::<0x88>(p[0], p[1]), _mm512_shuffle_ps::<0xDD>(p[0], p[1]));
+            let mut out = [0.0f32; 16];
+            _mm512_storeu_ps(out.as_mut_ptr(), r);
+            out
+        }
+    }
+    #[inline(always)]
     unsafe fn prefetch(p: *const u8) {
         // SAFETY: a prefetch never faults, whatever the address (# Safety of
         // `Lanes::prefetch`), and SSE is part of x86-64.

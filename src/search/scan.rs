@@ -8,7 +8,7 @@ use crate::kernels::Op;
 use crate::rows::{Elem, Values};
 
 pub(super) use crate::kernels::tuning::BLOCK_ROWS;
-use crate::kernels::tuning::{QUERY_GROUP_BYTES, TILE_BYTES};
+use crate::kernels::tuning::{BATCH_SPAN, QUERY_GROUP_BYTES, TILE_BYTES};
 
 impl<'a> Plan<'a> {
     /// How many rows the search looks at.
@@ -85,7 +85,9 @@ impl<'a> Plan<'a> {
         let qrefs: Vec<&[f32]> = queries.iter().map(|q| &q.0[..]).collect();
         let n = self.candidates();
         let rb = self.tile_rows();
-        let qb = (QUERY_GROUP_BYTES / (self.dimensions * 4).max(1) / 4 * 4).clamp(4, 64).min(queries.len());
+        // A query group's spans (not whole queries) are what must stay in L1: see `BATCH_SPAN`.
+        let span = self.dimensions.min(BATCH_SPAN);
+        let qb = (QUERY_GROUP_BYTES / (span * 4).max(1) / 4 * 4).clamp(4, 64).min(queries.len());
         let mut refs: Vec<&[T]> = vec![&[]; rb];
         let mut values = vec![0.0f32; qb * rb];
         let mut start = 0;
