@@ -82,7 +82,7 @@ impl<'a> Plan<'a> {
         let op = self.op();
         let mut tops: Vec<TopK> =
             queries.iter().map(|_| TopK::new(self.top_k, self.metric.descending())).collect();
-        let qrefs: Vec<&[f32]> = queries.iter().map(|q| &q.0[..]).collect();
+        let qrefs: Vec<&[f32]> = queries.iter().map(Query::values).collect();
         let n = self.candidates();
         let rb = self.tile_rows();
         // A query group's spans (not whole queries) are what must stay in L1: see `BATCH_SPAN`.
@@ -119,7 +119,7 @@ impl<'a> Plan<'a> {
     }
 
     fn scan_in<T: Elem>(&self, column: &Column<T>, query: &Query, from: usize, to: usize, top: &mut TopK) {
-        let q = &query.0;
+        let q = query.values();
         let op = self.op();
         let mut raw = [0.0f32; BLOCK_ROWS];
         let mut refs: [&[T]; BLOCK_ROWS] = [&[]; BLOCK_ROWS];
