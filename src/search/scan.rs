@@ -148,25 +148,19 @@ impl<'a> Plan<'a> {
             Metric::Euclidean => r.max(0.0).sqrt() as f64,
             _ => r as f64,
         };
-        if let Some(bar) = top.worst() {
-            let best =
-                raw.iter().fold(if descending { f32::NEG_INFINITY } else { f32::INFINITY }, |m, &v| {
-                    if descending {
-                        m.max(v)
-                    } else {
-                        m.min(v)
-                    }
-                });
-            if top.strictly_worse(value(best), bar) {
+        let mut bar = top.worst();
+        if let Some(b) = bar {
+            if top.strictly_worse(value(block_best(raw, descending)), b) {
                 return;
             }
         }
         for (i, &r) in raw.iter().enumerate() {
             let v = value(r);
-            if top.worst().is_some_and(|bar| top.strictly_worse(v, bar)) {
+            if bar.is_some_and(|b| top.strictly_worse(v, b)) {
                 continue;
             }
             self.keep(v, self.row_at(start + i), top);
+            bar = top.worst();
         }
     }
 
@@ -194,4 +188,19 @@ impl<'a> Plan<'a> {
             .map(|s| Hit { index: s.index, id: self.rows.ids.get(s.index), value: s.value })
             .collect()
     }
+}
+
+/// The largest (`descending`) or smallest kernel result of a block, NaN ignored, in 16
+/// independent lanes so that it compiles to vector max/min: most blocks of a large store end
+/// here, rejected whole.
+fn block_best(raw: &[f32], descending: bool) -> f32 {
+    let pick = |m: f32, v: f32| if (descending && v > m) || (!descending && v < m) { v } else { m };
+    let mut lanes = [if descending { f32::NEG_INFINITY } else { f32::INFINITY }; 16];
+    let mut chunks = raw.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
+            *m = pick(*m, v);
+        }
+    }
+    chunks.remainder().iter().chain(&lanes).fold(lanes[0], |m, &v| pick(m, v))
 }
