@@ -4,7 +4,8 @@ Every system gets the same seeded float32 data and query and runs single-threade
 best multi-stream read of the same bytes (libnvs_bench's nvsb_scan_streams, 1, 2, 4 or 8
 streams) gives the bandwidth floor in the same run. Writes OUT/results.json; report.py turns it into a table and a chart.
 
-Usage: python bench/peers.py [--smoke] [--out DIR]   (bench/run.sh sets up everything)
+Usage: python bench/peers.py [--smoke] [--out DIR] [--rows 1000000 --dims 384]
+(bench/run.sh sets up everything; --rows/--dims replace the grid, e.g. for a 1M-row cell)
 """
 
 import argparse
@@ -76,6 +77,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="small grid, short timings (about a minute)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     ap.add_argument("--peers", default="numpy-vector-store,faiss,usearch")
+    ap.add_argument("--rows", help="comma-separated row counts instead of the grid's (e.g. 1000000)")
+    ap.add_argument("--dims", help="comma-separated dimensions instead of the grid's")
     args = ap.parse_args()
 
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -98,6 +101,10 @@ def main():
 
     rows_list = [1000, 10_000] if args.smoke else [1000, 10_000, 100_000]
     dims_list = [384] if args.smoke else [384, 1536, 3072]
+    if args.rows:
+        rows_list = [int(r) for r in args.rows.split(",")]
+    if args.dims:
+        dims_list = [int(d) for d in args.dims.split(",")]
     budget = 0.1 if args.smoke else 1.0
     results = []
     meta = {

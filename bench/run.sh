@@ -32,6 +32,7 @@ run "$VENV/bin/python" bench/peers.py "${SMOKE[@]}" --out "$OUT" | tee "$OUT/pee
 run bench/target/release/nvs-bench "${SMOKE[@]}" ffi ingest threads batch filtered memory persist mapped float16 | tee "$OUT/rust.md"
 if [[ ${#SMOKE[@]} -eq 0 ]]; then
   run "$VENV/bin/python" bench/batch_peers.py --out "$OUT" | tee "$OUT/batch_peers.md"
+  run "$VENV/bin/python" bench/big_peers.py | tee "$OUT/big_peers.md"
   run "$VENV/bin/python" bench/ingest_peers.py | tee "$OUT/ingest_peers.md"
   run "$VENV/bin/python" bench/persist_peers.py --runs 3 --reference | tee "$OUT/persist_peers.md"
 else
