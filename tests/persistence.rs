@@ -1460,7 +1460,7 @@ fn unverified_mapped_rows_are_trusted_and_verified_ones_checked() {
             poke(&path, 7, 2, d, value);
             let trusted = VectorStore::open(&path, MAP).unwrap();
             assert!(trusted.is_mapped());
-            every_search_runs(&trusted);
+            every_search_runs(&trusted, if value.is_finite() { None } else { Some(7) });
             let (k, message) = kind(VectorStore::open(&path, MAP_VERIFIED));
             assert_eq!(k, ErrorKind::Format, "{message}");
             assert_eq!(kind(VectorStore::open(&path, ReadOptions::default())).0, ErrorKind::Format);
@@ -1485,13 +1485,22 @@ fn unverified_mapped_rows_are_trusted_and_verified_ones_checked() {
     assert_same(&verified, &VectorStore::open(&path, ReadOptions::default()).unwrap());
 }
 
-fn every_search_runs(s: &VectorStore) {
+/// Every metric searches `s` (single and batch, top 5 and every row); row `absent`, which holds
+/// NaN or infinity, is never a hit.
+fn every_search_runs(s: &VectorStore, absent: Option<usize>) {
     let q = rows(2, s.dimensions(), 4);
     for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
-        let options = SearchOptions { top_k: 5, ..Default::default() };
-        let single = s.search(metric, &q[..s.dimensions()], &options);
-        let batch = s.search_batch(metric, &q, &options);
-        assert_eq!(single.is_ok(), batch.is_ok(), "{metric:?}");
+        for top_k in [5, s.len()] {
+            let options = SearchOptions { top_k, ..Default::default() };
+            let single = s.search(metric, &q[..s.dimensions()], &options);
+            let batch = s.search_batch(metric, &q, &options);
+            assert_eq!(single.is_ok(), batch.is_ok(), "{metric:?}");
+            let hits = single.into_iter().flatten().chain(batch.into_iter().flatten().flatten());
+            for hit in hits {
+                assert_ne!(Some(hit.index), absent, "{metric:?} top {top_k}: {hit:?}");
+                assert!(hit.value.is_finite(), "{metric:?} top {top_k}: {hit:?}");
+            }
+        }
     }
 }
 

@@ -214,6 +214,7 @@ unsafe fn accumulate<V: Lanes, T: Elem, const L2: bool, const Q: usize, const R:
     rs: &[*const T; R],
     next: &[*const T; R],
 ) {
+    debug_assert!(from.is_multiple_of(V::WIDTH) && from <= to && to <= d);
     // SAFETY: the caller guarantees that every `qs` and `rs` pointer is valid for `d` values
     // and that the CPU supports `V` (# Safety above). The full loads read `[i, i + WIDTH)`
     // with `i + WIDTH <= to.min(full) <= d`, the partial ones `[full, d)` with
@@ -264,12 +265,11 @@ unsafe fn accumulate<V: Lanes, T: Elem, const L2: bool, const Q: usize, const R:
 #[inline(always)]
 unsafe fn reduce<V: Lanes, const Q: usize, const R: usize>(acc: &[[V; R]; Q]) -> [[f32; R]; Q] {
     if Q * R == 16 {
-        // SAFETY: `[[V; R]; Q]` and `[V; 16]` are the same 16 values in the same order (and
-        // likewise for the result); the CPU supports `V` (# Safety above).
-        return unsafe {
-            let sums = V::sum16(&*(acc as *const [[V; R]; Q] as *const [V; 16]));
-            core::mem::transmute_copy::<[f32; 16], [[f32; R]; Q]>(&sums)
-        };
+        let mut out = [[0.0f32; R]; Q];
+        let acc: &[V; 16] = acc.as_flattened().try_into().expect("16 accumulators");
+        // SAFETY: the CPU supports `V` (# Safety above).
+        out.as_flattened_mut().copy_from_slice(&unsafe { V::sum16(acc) });
+        return out;
     }
     let mut out = [[0.0f32; R]; Q];
     for q in 0..Q {
@@ -351,13 +351,44 @@ pub(crate) unsafe fn tile<V: Lanes, T: Elem, const L2: bool, const Q: usize, con
     out: &mut [f32],
     stride: usize,
 ) {
-    let (nq, nr) = (queries.len(), rows.len());
-    // Every `unsafe` call below is sound for the same reasons: every query and row pointer is valid for `d` values
-    // and the CPU supports `V` (the caller's contract, # Safety above); each span is
-    // `from..to` with `from` a multiple of `BATCH_SPAN` (itself a multiple of every `WIDTH`)
-    // and `to` the next one or `d`; `acc` and `out` are indexed with bounds checks.
+    const { assert!(tuning::BATCH_SPAN.is_multiple_of(V::WIDTH), "spans must end on register boundaries") };
+    if d <= tuning::BATCH_SPAN {
+        // SAFETY: the caller's contract (# Safety above); no sums are kept.
+        return unsafe { tile_part::<V, T, L2, Q, R>(d, queries, rows, out, stride, &mut []) };
+    }
+    // The kept sums of a part of the rows at a time: `tuning::SUMS_BYTES` of them at most.
+    let per_row = queries.len() * core::mem::size_of::<V>();
+    let part = (tuning::SUMS_BYTES / per_row.max(1) / R * R).max(R);
     // SAFETY: the CPU supports `V` (the caller's contract).
-    let mut acc = if d > tuning::BATCH_SPAN { vec![unsafe { V::zero() }; nq * nr] } else { Vec::new() };
+    let mut sums = vec![unsafe { V::zero() }; queries.len() * part.min(rows.len())];
+    for (i, rows) in rows.chunks(part).enumerate() {
+        let sums = &mut sums[..queries.len() * rows.len()];
+        // SAFETY: the caller's contract for these rows; `out[i * part..]` holds this part's
+        // outputs at the same stride.
+        unsafe { tile_part::<V, T, L2, Q, R>(d, queries, rows, &mut out[i * part..], stride, sums) };
+    }
+}
+
+/// [`tile`] over some rows, the sums kept between spans in `sums` (`queries.len() *
+/// rows.len()` of them; empty when `d` is one span).
+///
+/// # Safety
+/// As for [`tile`].
+#[inline(always)]
+unsafe fn tile_part<V: Lanes, T: Elem, const L2: bool, const Q: usize, const R: usize>(
+    d: usize,
+    queries: &[*const f32],
+    rows: &[*const T],
+    out: &mut [f32],
+    stride: usize,
+    sums: &mut [V],
+) {
+    let (nq, nr) = (queries.len(), rows.len());
+    // Every `unsafe` call below is sound for the same reasons: every query and row pointer is
+    // valid for `d` values and the CPU supports `V` (the caller's contract, # Safety above);
+    // each span is `from..to` with `from` a multiple of `BATCH_SPAN` (itself a multiple of
+    // `WIDTH`, asserted in `tile`) and `to` the next one or `d`; `sums` and `out` are indexed
+    // with bounds checks.
     let mut from = 0;
     loop {
         let to = if d - from > tuning::BATCH_SPAN { from + tuning::BATCH_SPAN } else { d };
@@ -367,7 +398,7 @@ pub(crate) unsafe fn tile<V: Lanes, T: Elem, const L2: bool, const Q: usize, con
             let mut q0 = 0;
             while q0 < nq {
                 let qn = (nq - q0).min(Q);
-                let mut at = Pairs { acc: &mut acc, out: &mut *out, stride, nr, q0, r0, from, to, d };
+                let mut at = Pairs { acc: &mut *sums, out: &mut *out, stride, nr, q0, r0, from, to, d };
                 let (qp, rp) = (&queries[q0..q0 + qn], &rows[r0..r0 + rn]);
                 match (qn == Q, rn == R) {
                     // SAFETY: see the loop's comment.

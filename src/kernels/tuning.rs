@@ -55,6 +55,10 @@ pub(crate) const QUERY_GROUP_BYTES: usize = 24 << 10;
 /// tile's rows pass. A multiple of every register width (16, 8 and 4 lanes).
 pub(crate) const BATCH_SPAN: usize = 384;
 
+/// Bytes of a batch tile's sums kept between spans (64 bytes per pair on AVX-512): the tile
+/// takes its rows a part at a time so that they stay in L1 beside the queries' spans.
+pub(crate) const SUMS_BYTES: usize = 16 << 10;
+
 /// Bytes of rows per batch tile: read from memory once, they stay in L2 (1-2 MiB per core on
 /// these hosts) while every query group passes over them.
 pub(crate) const TILE_BYTES: usize = 128 << 10;
