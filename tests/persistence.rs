@@ -1451,12 +1451,13 @@ fn unverified_mapped_rows_are_trusted_and_verified_ones_checked() {
     let dir = tmp();
     let path = dir.path().join("v.npz");
     for normalize in [true, false] {
+        // 100 rows and 20 queries: a normalize store's batches take the screen (`screen.rs`).
         let d = 8;
-        filled(40, d, normalize, 3).save(Some(&path), UNCOMPRESSED).unwrap();
+        filled(100, d, normalize, 3).save(Some(&path), UNCOMPRESSED).unwrap();
         // A changed value: the CRC no longer matches. Unverified, the open trusts the rows
         // and every search still runs (wrong numbers at worst); verified, it is FORMAT.
         for value in [0.5, f32::NAN, f32::INFINITY, 1e30] {
-            filled(40, d, normalize, 3).save(Some(&path), UNCOMPRESSED).unwrap();
+            filled(100, d, normalize, 3).save(Some(&path), UNCOMPRESSED).unwrap();
             poke(&path, 7, 2, d, value);
             let trusted = VectorStore::open(&path, MAP).unwrap();
             assert!(trusted.is_mapped());
@@ -1486,15 +1487,21 @@ fn unverified_mapped_rows_are_trusted_and_verified_ones_checked() {
 }
 
 /// Every metric searches `s` (single and batch, top 5 and every row); row `absent`, which holds
-/// NaN or infinity, is never a hit.
+/// NaN or infinity, is never a hit, and a batch returns what single searches return.
 fn every_search_runs(s: &VectorStore, absent: Option<usize>) {
-    let q = rows(2, s.dimensions(), 4);
+    let d = s.dimensions();
+    let q = rows(20, d, 4);
     for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
         for top_k in [5, s.len()] {
             let options = SearchOptions { top_k, ..Default::default() };
-            let single = s.search(metric, &q[..s.dimensions()], &options);
+            let single = s.search(metric, &q[..d], &options);
             let batch = s.search_batch(metric, &q, &options);
             assert_eq!(single.is_ok(), batch.is_ok(), "{metric:?}");
+            if let Ok(batch) = &batch {
+                for (query, hits) in q.chunks(d).zip(batch) {
+                    assert_eq!(&s.search(metric, query, &options).unwrap(), hits, "{metric:?} top {top_k}");
+                }
+            }
             let hits = single.into_iter().flatten().chain(batch.into_iter().flatten().flatten());
             for hit in hits {
                 assert_ne!(Some(hit.index), absent, "{metric:?} top {top_k}: {hit:?}");

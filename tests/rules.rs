@@ -334,7 +334,8 @@ fn batch_and_threads_match_single_searches() {
         ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
     };
     let rows: Vec<f32> = (0..n * d).map(|_| rnd()).collect();
-    let queries: Vec<f32> = (0..5 * d).map(|_| rnd()).collect();
+    // 57 queries: wide and narrow screen panels and a few left over on every kernel.
+    let queries: Vec<f32> = (0..57 * d).map(|_| rnd()).collect();
     let within: Vec<usize> = (0..n).rev().step_by(3).collect();
     for normalize in [true, false] {
         let s = VectorStore::new(d, normalize).unwrap();
@@ -350,6 +351,58 @@ fn batch_and_threads_match_single_searches() {
                     let again: Vec<Vec<Hit>> =
                         queries.chunks(d).map(|q| s.search(metric, q, &o).unwrap()).collect();
                     assert_eq!(again, single, "{metric:?} threads={threads}");
+                }
+            }
+        }
+    }
+}
+
+/// Rows that differ from each other in a last bit or not at all, so many (query, row) values lie
+/// a few ulp apart or tie: a batch still returns exactly a single search's hits, values and
+/// order (its screen must never drop a pair that ranks, nor change a value).
+#[test]
+fn batches_equal_single_searches_among_near_ties() {
+    let d = 64;
+    let mut x: u64 = 11;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let bases: Vec<Vec<f32>> =
+        (0..6).map(|_| (0..d).map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect()).collect();
+    let mut rows = Vec::new();
+    for i in 0..1500 {
+        let mut row = bases[i % bases.len()].clone();
+        if i % 5 != 0 {
+            let c = (next() % d as u64) as usize;
+            let bits = row[c].to_bits();
+            row[c] = f32::from_bits(if next() % 2 == 0 { bits + 1 } else { bits - 1 });
+        }
+        rows.extend(row);
+    }
+    rows.extend((0..1500 * d).map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5));
+    let n = rows.len() / d;
+    let s = VectorStore::new(d, true).unwrap();
+    s.add(&rows, None).unwrap();
+    let queries: Vec<f32> = (0..40).flat_map(|i| rows[(i * 37 % n) * d..][..d].to_vec()).collect();
+    let within: Vec<usize> = (0..n).filter(|r| r % 4 != 1).collect();
+    for metric in [Metric::Cosine, Metric::Dot] {
+        for top_k in [1, 3, 10, 100] {
+            for w in [None, Some(within.as_slice())] {
+                let base = SearchOptions { top_k, within_rows: w, threads: 1, ..Default::default() };
+                // A threshold equal to a value that many rows share or nearly share.
+                let at = s.search(metric, &queries[..d], &base).unwrap().last().unwrap().value;
+                for threshold in [None, Some(at)] {
+                    let o = SearchOptions { threshold, ..base };
+                    let single: Vec<Vec<Hit>> =
+                        queries.chunks(d).map(|q| s.search(metric, q, &o).unwrap()).collect();
+                    for threads in [1, 2] {
+                        let batch =
+                            s.search_batch(metric, &queries, &SearchOptions { threads, ..o }).unwrap();
+                        assert_eq!(batch, single, "{metric:?} top {top_k} {threshold:?} threads {threads}");
+                    }
                 }
             }
         }

@@ -67,6 +67,22 @@ pub enum Kernel {
     Neon,
 }
 
+/// A bound on how far an f32 dot product of `d` values computed by [`Kernel::scores`],
+/// [`Kernel::scores_tile`] or [`Kernel::screen`] (any implementation) lies from the exact one,
+/// given `abs_dot >= sum |q_i r_i|` (for instance the product of the two norms).
+///
+/// Every one of them sums the products in chains of at most `d` fused or plain steps followed
+/// by at most 5 levels of pairwise additions (portable: a tail chain too), so each value
+/// carries at most `n = d + 32` roundings of relative size `u = 2^-24`: the classic bound
+/// `gamma_n * sum |q_i r_i|`, `gamma_n = n u / (1 - n u)`, plus an absolute `2 n * 2^-149` for
+/// products and sums that fall among the subnormals. The result is rounded up generously.
+pub fn dot_error_bound(d: usize, abs_dot: f64) -> f64 {
+    let n = d as f64 + 32.0;
+    let u = f64::from(f32::EPSILON) / 2.0;
+    let gamma = n * u / (1.0 - n * u).max(f64::MIN_POSITIVE);
+    (gamma * abs_dot + 2.0 * n * f64::from(f32::from_bits(1))) * (1.0 + 1e-6)
+}
+
 /// Row pointers handed to an instruction-set kernel per call: bounds the stack arrays.
 const CHUNK: usize = 256;
 
@@ -272,6 +288,79 @@ impl Kernel {
                 unsafe {
                     T::tile_unchecked(self, op, d, &qp[..qs.len()], &rp[..rs.len()], &mut out[offset..], nr)
                 };
+            }
+        }
+    }
+
+    /// The query counts of [`Kernel::screen`]'s panels: a wide one, and a narrow one (a
+    /// single register) for the queries left over.
+    pub fn screen_widths(self) -> (usize, usize) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => (tuning::AVX2_SCREEN.1 * 8, 8),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => (tuning::AVX512_SCREEN.1 * 16, 16),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => (tuning::NEON_SCREEN.1 * 4, 4),
+            _ => (16, 8),
+        }
+    }
+
+    /// Screening dot products of many queries and rows: `panel` holds `width` queries of `d =
+    /// panel.len() / width` values, value `k` of query `j` at `panel[k * width + j]` (`width`
+    /// one of [`Kernel::screen_widths`]), and `out[r * width + j]` gets query `j` dot row `r`
+    /// summed in one chain over the values in order. These are not [`Kernel::scores`]'s bits;
+    /// both are within [`dot_error_bound`] of the exact dot product. The rows `ahead` (any
+    /// number, any length) are prefetched into the second-level cache over the call: the
+    /// caller's next rows, read from memory while these are computed.
+    ///
+    /// Panics if a row is not `d` values long, `out.len() != rows.len() * width`, `width` is
+    /// not one of this implementation's, or this CPU does not support the implementation.
+    pub fn screen(self, panel: &[f32], width: usize, rows: &[&[f32]], out: &mut [f32], ahead: &[&[f32]]) {
+        let (wide, narrow) = self.screen_widths();
+        assert!(width == wide || width == narrow, "panel width {width} is not {wide} or {narrow}");
+        assert_eq!(panel.len() % width, 0, "the panel holds whole values of every query");
+        let d = panel.len() / width;
+        assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the queries");
+        assert_eq!(out.len(), rows.len() * width, "one output per (row, query) pair");
+        assert!(self.is_supported(), "kernel {} is not supported on this CPU", self.name());
+        if self == Kernel::Portable {
+            return portable::screen(panel, width, rows, out);
+        }
+        let mut ptrs = [std::ptr::null::<f32>(); CHUNK];
+        let mut next = [std::ptr::null::<f32>(); CHUNK];
+        let parts = rows.len().div_ceil(CHUNK).max(1);
+        let ahead_per = ahead.len().div_ceil(parts);
+        for (i, (rows, out)) in rows.chunks(CHUNK).zip(out.chunks_mut(CHUNK * width)).enumerate() {
+            for (p, r) in ptrs.iter_mut().zip(rows) {
+                *p = r.as_ptr();
+            }
+            let ahead = ahead.chunks(ahead_per.max(1)).nth(i).unwrap_or(&[]);
+            for (p, r) in next.iter_mut().zip(ahead) {
+                *p = r.as_ptr();
+            }
+            let (panel, rows, out, wide) =
+                (panel.as_ptr(), &ptrs[..rows.len()], out.as_mut_ptr(), width == wide);
+            let ahead = (&next[..ahead.len().min(CHUNK)], ahead.iter().map(|r| r.len()).max().unwrap_or(0));
+            // SAFETY: the panel holds d values of `width` queries, every row pointer comes from
+            // a slice of d values, `out` holds `width` floats per row (all checked above), the
+            // CPU supports `self`, and the `ahead` pointers are only prefetched.
+            unsafe {
+                match self {
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx2 if wide => x86::avx2_screen::<true>(d, panel, rows, out, ahead),
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx2 => x86::avx2_screen::<false>(d, panel, rows, out, ahead),
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx512 if wide => x86::avx512_screen::<true>(d, panel, rows, out, ahead),
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx512 => x86::avx512_screen::<false>(d, panel, rows, out, ahead),
+                    #[cfg(target_arch = "aarch64")]
+                    Kernel::Neon if wide => neon::neon_screen::<true>(d, panel, rows, out, ahead),
+                    #[cfg(target_arch = "aarch64")]
+                    Kernel::Neon => neon::neon_screen::<false>(d, panel, rows, out, ahead),
+                    _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
+                }
             }
         }
     }

@@ -60,6 +60,17 @@ impl Lanes for Neon {
         }
     }
     #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        // SAFETY: the caller guarantees NEON (# Safety of `Lanes::splat`).
+        unsafe { Neon(vdupq_n_f32(x)) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees `p` is aligned and valid for 4 floats, and NEON
+        // (# Safety of `Lanes::store`).
+        unsafe { vst1q_f32(p, self.0) }
+    }
+    #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
         // SAFETY: the caller guarantees NEON (# Safety of `Lanes::mul_add`).
         unsafe { Neon(vfmaq_f32(acc.0, a.0, b.0)) }
@@ -131,6 +142,31 @@ pub(crate) unsafe fn neon_tile<T: Elem, const L2: bool>(
     // function enables NEON, all that `Neon` needs for either row type.
     unsafe {
         simd::tile::<Neon, T, L2, { tuning::NEON_TILE.0 }, { tuning::NEON_TILE.1 }>(d, qs, rows, out, stride)
+    }
+}
+
+/// Screening dot products of a batch: `WIDE` panels hold `tuning::NEON_SCREEN.1` registers of
+/// queries, narrow ones one.
+///
+/// # Safety
+/// The CPU has NEON; pointers as in [`simd::screen`] with that panel width.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn neon_screen<const WIDE: bool>(
+    d: usize,
+    panel: *const f32,
+    rows: &[*const f32],
+    out: *mut f32,
+    ahead: (&[*const f32], usize),
+) {
+    const S: (usize, usize) = tuning::NEON_SCREEN;
+    // SAFETY: the caller guarantees the pointers (# Safety above); this function enables NEON,
+    // all that `Neon` needs.
+    unsafe {
+        if WIDE {
+            simd::screen::<Neon, { S.0 }, { S.1 }>(d, panel, rows, out, ahead)
+        } else {
+            simd::screen::<Neon, { S.0 }, 1>(d, panel, rows, out, ahead)
+        }
     }
 }
 

@@ -177,3 +177,16 @@ pub fn scale_f64(row: &mut [f32], inv: f64) {
         *x = (*x as f64 * inv) as f32;
     }
 }
+
+/// [`super::Kernel::screen`]: one chain per (row, query) pair over the values in order, the
+/// panel's queries side by side so the compiler vectorizes across them.
+pub fn screen(panel: &[f32], width: usize, rows: &[&[f32]], out: &mut [f32]) {
+    for (row, out) in rows.iter().zip(out.chunks_exact_mut(width)) {
+        out.fill(0.0);
+        for (&x, values) in row.iter().zip(panel.chunks_exact(width)) {
+            for (o, &q) in out.iter_mut().zip(values) {
+                *o += q * x;
+            }
+        }
+    }
+}

@@ -58,6 +58,17 @@ pub(crate) trait Lanes: Copy {
     /// `n < WIDTH`, `p` aligned for u16 and valid for reading `n` values; the CPU as for
     /// [`Lanes::load_f16`].
     unsafe fn load_partial_f16(p: *const u16, n: usize) -> Self;
+    /// Every lane `x`.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features.
+    unsafe fn splat(x: f32) -> Self;
+    /// Store the `WIDTH` lanes at `p`.
+    ///
+    /// # Safety
+    /// `p` is aligned for f32 and valid for writing `WIDTH` floats; the CPU has the
+    /// implementation's features.
+    unsafe fn store(self, p: *mut f32);
     /// `a * b + acc` (fused where the instruction set has it).
     ///
     /// # Safety
@@ -90,6 +101,13 @@ pub(crate) trait Lanes: Copy {
     /// faults.
     #[inline(always)]
     unsafe fn prefetch(_p: *const u8) {}
+    /// Hint that the cache line at `p` will be read later: into the second-level cache, not
+    /// the first, so it does not push out what is being computed on now.
+    ///
+    /// # Safety
+    /// As for [`Lanes::prefetch`].
+    #[inline(always)]
+    unsafe fn prefetch_l2(_p: *const u8) {}
 }
 
 /// The element type of a row: `f32`, or `u16` holding f16 bit patterns. Queries are always f32.
@@ -485,6 +503,123 @@ impl<V: Lanes> Pairs<'_, V> {
                 for (q, sums) in reduce(&block).iter().enumerate() {
                     self.out[(q0 + q) * self.stride + r0..][..R].copy_from_slice(sums);
                 }
+            }
+        }
+    }
+}
+
+/// Screening dot products for a batch (a matrix product in its usual form): `QV` registers
+/// hold one dimension of `QV * WIDTH` queries, and each of `R` rows multiplies them by one of
+/// its values, broadcast. `panel[k * w + j]` is value `k` of query `j` (`w = QV * WIDTH`, `d`
+/// values per query) and `out[r * w + j]` gets the dot product of query `j` and row `r`, summed
+/// in one chain from value 0 to `d - 1`. That is not the order of [`micro`], so these are not a
+/// search's values: the search scores again with [`micro`] the pairs that can rank (see
+/// `search::screen`). Rows need no packing; the queries are packed once per batch.
+///
+/// The rows `ahead.0` (the caller's next rows, `ahead.1` values each) are prefetched into the
+/// second-level cache a few lines at a time over the whole call: read from memory while these
+/// rows are computed, they are in cache when their turn comes (the first pass over fresh rows
+/// would otherwise wait on memory, and a first-level prefetch would push out the panel).
+///
+/// # Safety
+/// `panel` is valid for reading `d * QV * WIDTH` floats, every row pointer for `d` floats,
+/// `out` for writing `rows.len() * QV * WIDTH`, all aligned for f32; the CPU supports `V`.
+/// The `ahead` pointers are only prefetched, so they may be anything.
+#[inline(always)]
+pub(crate) unsafe fn screen<V: Lanes, const R: usize, const QV: usize>(
+    d: usize,
+    panel: *const f32,
+    rows: &[*const f32],
+    out: *mut f32,
+    ahead: (&[*const f32], usize),
+) {
+    let mut groups = rows.chunks_exact(R);
+    let slots = rows.len().div_ceil(R) * d.div_ceil(LINE_VALUES);
+    let (ahead, ahead_len) = ahead;
+    let per_row = ahead_len.div_ceil(LINE_VALUES);
+    let per_slot = (ahead.len() * per_row).div_ceil(slots.max(1));
+    let mut ahead = Ahead { rows: ahead, line: 0, per_row, per_slot };
+    // SAFETY: the caller's contract (# Safety above) for each group of rows, whose outputs
+    // start `R * w` floats further each time.
+    unsafe {
+        let w = QV * V::WIDTH;
+        let mut at = out;
+        for group in &mut groups {
+            screen_group::<V, R, QV>(d, panel, array(group), at, &mut ahead);
+            at = at.add(R * w);
+        }
+        for &row in groups.remainder() {
+            screen_group::<V, 1, QV>(d, panel, &[row], at, &mut ahead);
+            at = at.add(w);
+        }
+    }
+}
+
+/// f32 values per 64-byte cache line.
+const LINE_VALUES: usize = 16;
+
+/// The cache lines of some rows, prefetched `per_slot` at a time.
+struct Ahead<'a> {
+    rows: &'a [*const f32],
+    /// The next line to prefetch, counted over all rows (`per_row` lines each).
+    line: usize,
+    per_row: usize,
+    per_slot: usize,
+}
+
+impl Ahead<'_> {
+    /// # Safety
+    /// The CPU supports `V` (a prefetch never faults, whatever the address).
+    #[inline(always)]
+    unsafe fn next<V: Lanes>(&mut self) {
+        for _ in 0..self.per_slot {
+            let (r, l) = (self.line / self.per_row, self.line % self.per_row);
+            let Some(&row) = self.rows.get(r) else { return };
+            // SAFETY: the caller guarantees the CPU (# Safety above).
+            unsafe { V::prefetch_l2(row.wrapping_add(l * LINE_VALUES) as *const u8) };
+            self.line += 1;
+        }
+    }
+}
+
+/// [`screen`] for exactly `R` rows: `R x QV` accumulators stay in registers for all `d` values.
+///
+/// # Safety
+/// As for [`screen`], with `rows` these `R` rows.
+#[inline(always)]
+unsafe fn screen_group<V: Lanes, const R: usize, const QV: usize>(
+    d: usize,
+    panel: *const f32,
+    rows: &[*const f32; R],
+    out: *mut f32,
+    ahead: &mut Ahead<'_>,
+) {
+    let w = QV * V::WIDTH;
+    // SAFETY: the caller's contract (# Safety of `screen`): the panel loads read
+    // `[k * w, (k + 1) * w)` with `k < d`, the row reads value `k < d` of each row, and the
+    // stores write `[r * w, (r + 1) * w)` of `out` with `r < R`; prefetches never fault.
+    unsafe {
+        let mut acc = [[V::zero(); QV]; R];
+        let mut from = 0;
+        while from < d {
+            ahead.next::<V>();
+            for k in from..(from + LINE_VALUES).min(d) {
+                let mut qv = [V::zero(); QV];
+                for (v, q) in qv.iter_mut().enumerate() {
+                    *q = V::load(panel.add(k * w + v * V::WIDTH));
+                }
+                for r in 0..R {
+                    let b = V::splat(*rows[r].add(k));
+                    for v in 0..QV {
+                        acc[r][v] = V::mul_add(qv[v], b, acc[r][v]);
+                    }
+                }
+            }
+            from += LINE_VALUES;
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            for (v, a) in acc.iter().enumerate() {
+                a.store(out.add(r * w + v * V::WIDTH));
             }
         }
     }

@@ -690,3 +690,52 @@ fn stored_norms_are_within_the_tolerance_cosine_assumes() {
         }
     }
 }
+
+/// Every kernel's screen (both panel widths, every row-group remainder) and its single-search
+/// scores lie within `dot_error_bound` of the exact dot product, tiny values whose products
+/// fall among the subnormals included: the bound the batch screen's cuts rest on.
+#[test]
+fn screens_and_scores_are_within_the_dot_error_bound() {
+    let mut rng = Rng(0x5eed);
+    for kernel in others() {
+        let (wide, narrow) = kernel.screen_widths();
+        for width in [wide, narrow] {
+            for d in [1, 2, 15, 16, 17, 33, 100, 301] {
+                for rows_n in [0, 1, 5, 11, 12, 13, 25, 40] {
+                    for scale in [1.0f32, 1e-22] {
+                        let queries: Vec<Vec<f32>> = (0..width).map(|_| rng.vec(d)).collect();
+                        let rows: Vec<Vec<f32>> =
+                            (0..rows_n).map(|_| rng.vec(d).iter().map(|x| x * scale).collect()).collect();
+                        let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+                        let mut panel = vec![0.0f32; d * width];
+                        for (j, q) in queries.iter().enumerate() {
+                            for (k, &x) in q.iter().enumerate() {
+                                panel[k * width + j] = x;
+                            }
+                        }
+                        let mut out = vec![f32::NAN; rows_n * width];
+                        let ahead = [&queries[0][..], &[][..]];
+                        kernel.screen(&panel, width, &refs, &mut out, &ahead);
+                        for (r, row) in rows.iter().enumerate() {
+                            for (j, q) in queries.iter().enumerate() {
+                                let abs: f64 =
+                                    q.iter().zip(row).map(|(&a, &b)| (a as f64 * b as f64).abs()).sum();
+                                let bound = dot_error_bound(d, abs);
+                                let exact = exact(Op::Dot, q, row);
+                                let got = out[r * width + j] as f64;
+                                assert!(
+                                    (got - exact).abs() <= bound,
+                                    "{} w{width} d{d} r{r} q{j}",
+                                    kernel.name()
+                                );
+                                let mut single = [0.0f32];
+                                kernel.scores(Op::Dot, q, &[row], &mut single);
+                                assert!((single[0] as f64 - exact).abs() <= bound, "{} d{d}", kernel.name());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

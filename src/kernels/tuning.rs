@@ -42,6 +42,19 @@ pub(crate) const AVX512_TILE: (usize, usize) = (4, 4);
 #[cfg(target_arch = "aarch64")]
 pub(crate) const NEON_TILE: (usize, usize) = (4, 4);
 
+/// Batch screens (`simd::screen`): (rows per step, query registers per row). Each pair of a
+/// step holds one accumulator register; the step also holds its query registers and one
+/// broadcast row value. AVX2 has 16 registers (6 x 2 = 12 + 2 + 1), AVX-512 and NEON 32
+/// (AVX-512 12 x 2 = 24 + 2 + 1: 74-76% of the FMA peak with rows in L2 on the Intel host,
+/// where 6 x 4 and 8 x 3 were within 4% and 4 x 4 20% slower; NEON 6 x 4 = 24 + 4 + 1,
+/// unmeasured). Narrow panels (queries left after the wide ones) use one query register.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2_SCREEN: (usize, usize) = (6, 2);
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_SCREEN: (usize, usize) = (12, 2);
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_SCREEN: (usize, usize) = (6, 4);
+
 /// Rows scored per kernel call in a single-query scan: the f32 result buffer (1 KiB) and the
 /// row references stay in L1 between the kernel and the top-k update.
 pub(crate) const BLOCK_ROWS: usize = 256;

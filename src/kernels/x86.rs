@@ -64,6 +64,17 @@ impl Lanes for Avx2 {
         }
     }
     #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        // SAFETY: the caller guarantees AVX2 (# Safety of `Lanes::splat`).
+        unsafe { Avx2(_mm256_set1_ps(x)) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees `p` is valid for 8 floats and AVX2 (# Safety of
+        // `Lanes::store`); the store is unaligned.
+        unsafe { _mm256_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
         // SAFETY: the caller guarantees AVX2 and FMA (# Safety of `Lanes::mul_add`).
         unsafe { Avx2(_mm256_fmadd_ps(a.0, b.0, acc.0)) }
@@ -89,6 +100,11 @@ impl Lanes for Avx2 {
         // SAFETY: a prefetch never faults, whatever the address (# Safety of
         // `Lanes::prefetch`), and SSE is part of x86-64.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
+    }
+    #[inline(always)]
+    unsafe fn prefetch_l2(p: *const u8) {
+        // SAFETY: as for `prefetch` (# Safety of `Lanes::prefetch_l2`).
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p as *const i8) };
     }
 }
 
@@ -133,6 +149,17 @@ impl Lanes for Avx512 {
             core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
             Self::load_f16(buf.as_ptr())
         }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        // SAFETY: the caller guarantees AVX-512F (# Safety of `Lanes::splat`).
+        unsafe { Avx512(_mm512_set1_ps(x)) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees `p` is valid for 16 floats and AVX-512F (# Safety of
+        // `Lanes::store`); the store is unaligned.
+        unsafe { _mm512_storeu_ps(p, self.0) }
     }
     #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self {
@@ -191,6 +218,11 @@ impl Lanes for Avx512 {
         // SAFETY: a prefetch never faults, whatever the address (# Safety of
         // `Lanes::prefetch`), and SSE is part of x86-64.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
+    }
+    #[inline(always)]
+    unsafe fn prefetch_l2(p: *const u8) {
+        // SAFETY: as for `prefetch` (# Safety of `Lanes::prefetch_l2`).
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p as *const i8) };
     }
 }
 
@@ -336,6 +368,55 @@ pub(crate) unsafe fn avx512_tile<T: Elem, const L2: bool>(
         simd::tile::<Avx512, T, L2, { tuning::AVX512_TILE.0 }, { tuning::AVX512_TILE.1 }>(
             d, qs, rows, out, stride,
         )
+    }
+}
+
+/// Screening dot products of a batch: `WIDE` panels hold `tuning::AVX2_SCREEN.1` registers of
+/// queries, narrow ones one.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; pointers as in [`simd::screen`] with that panel width.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn avx2_screen<const WIDE: bool>(
+    d: usize,
+    panel: *const f32,
+    rows: &[*const f32],
+    out: *mut f32,
+    ahead: (&[*const f32], usize),
+) {
+    const S: (usize, usize) = tuning::AVX2_SCREEN;
+    // SAFETY: the caller guarantees the pointers (# Safety above); this function enables AVX2
+    // and FMA, all that `Avx2` needs.
+    unsafe {
+        if WIDE {
+            simd::screen::<Avx2, { S.0 }, { S.1 }>(d, panel, rows, out, ahead)
+        } else {
+            simd::screen::<Avx2, { S.0 }, 1>(d, panel, rows, out, ahead)
+        }
+    }
+}
+
+/// As [`avx2_screen`], with `tuning::AVX512_SCREEN`.
+///
+/// # Safety
+/// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA; pointers as in [`simd::screen`].
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+pub(crate) unsafe fn avx512_screen<const WIDE: bool>(
+    d: usize,
+    panel: *const f32,
+    rows: &[*const f32],
+    out: *mut f32,
+    ahead: (&[*const f32], usize),
+) {
+    const S: (usize, usize) = tuning::AVX512_SCREEN;
+    // SAFETY: the caller guarantees the pointers (# Safety above); this function enables
+    // AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
+    unsafe {
+        if WIDE {
+            simd::screen::<Avx512, { S.0 }, { S.1 }>(d, panel, rows, out, ahead)
+        } else {
+            simd::screen::<Avx512, { S.0 }, 1>(d, panel, rows, out, ahead)
+        }
     }
 }
 

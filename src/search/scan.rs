@@ -16,7 +16,7 @@ impl<'a> Plan<'a> {
         self.within_rows.map_or(self.rows.len(), |w| w.len())
     }
 
-    fn op(&self) -> Op {
+    pub(super) fn op(&self) -> Op {
         match self.metric {
             Metric::Euclidean => Op::L2sq,
             Metric::Dot | Metric::Cosine => Op::Dot,
@@ -34,7 +34,7 @@ impl<'a> Plan<'a> {
 
     /// Point `refs` at the rows of candidates `start..start + refs.len()`, in place (a
     /// prefilter costs only its selected rows: nothing is copied).
-    fn gather<'r, T: Elem>(&self, column: &'r Column<T>, start: usize, refs: &mut [&'r [T]]) {
+    pub(super) fn gather<'r, T: Elem>(&self, column: &'r Column<T>, start: usize, refs: &mut [&'r [T]]) {
         let d = self.dimensions;
         let row = |r: usize| column.chunk(r * d, (r + 1) * d);
         match self.within_rows {
@@ -61,7 +61,7 @@ impl<'a> Plan<'a> {
 
     /// Rows per batch tile: about `TILE_BYTES` of rows; a multiple of 12, so of every
     /// micro-kernel's row count (3 and 4).
-    fn tile_rows(&self) -> usize {
+    pub(super) fn tile_rows(&self) -> usize {
         let rows = TILE_BYTES / (self.dimensions * 4).max(1);
         (rows / 12 * 12).clamp(12, 240)
     }
@@ -70,6 +70,7 @@ impl<'a> Plan<'a> {
     /// top-k of every query is updated tile by tile, so no score matrix is ever materialized.
     pub(super) fn scan_batch(&self, queries: &[Query]) -> Vec<Vec<Hit>> {
         match &self.rows.vectors {
+            Values::F32(column) if self.screens(queries.len()) => self.scan_batch_screened(column, queries),
             Values::F32(column) => self.scan_batch_in(column, queries),
             Values::F16(column) => self.scan_batch_in(column, queries),
         }
@@ -142,7 +143,7 @@ impl<'a> Plan<'a> {
     /// beat the k-th value the whole block is skipped with one vectorizable min/max; otherwise
     /// rows that rank below it are rejected before the top-k is touched.
     #[inline]
-    fn offer_block(&self, start: usize, raw: &[f32], top: &mut TopK) {
+    pub(super) fn offer_block(&self, start: usize, raw: &[f32], top: &mut TopK) {
         let descending = self.metric.descending();
         let value = |r: f32| match self.metric {
             Metric::Euclidean => r.max(0.0).sqrt() as f64,
