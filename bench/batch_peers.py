@@ -8,12 +8,11 @@ Usage: python bench/batch_peers.py [--queries 100] [--rows 100000] [--dims 384,1
 
 import argparse
 import ctypes
-import os
 from pathlib import Path
 
 import numpy as np
 
-from peers import ROOT, Hit, Nvs, median_seconds
+from peers import ROOT, Hit, bench_lib, cpu_model, median_seconds, nvs_lib
 
 
 def main():
@@ -28,17 +27,15 @@ def main():
     threadpool_limits(1)
     faiss.omp_set_num_threads(1)
 
-    nvs = Nvs(os.environ.get("NVS_LIB", ROOT / "target" / "release" / "libnvs.so"))
+    nvs = nvs_lib()
     lib = nvs.lib
     lib.nvs_store_search_batch.argtypes = [
         ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
         ctypes.POINTER(Hit), ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
     ]
-    bench = ctypes.CDLL(str(os.environ.get("NVS_BENCH_LIB", ROOT / "bench" / "target" / "release" / "libnvs_bench.so")))
-    bench.nvsb_fma_peak_gflops.restype = ctypes.c_double
-    bench.nvsb_kernel_name.restype = ctypes.c_char_p
+    bench = bench_lib()
     peak = bench.nvsb_fma_peak_gflops()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_model()
     print(f"\n### Batch: {args.queries} queries x {args.rows} rows, cosine, top 10, one thread\n")
     print(f"CPU {cpu}; nvs kernel {bench.nvsb_kernel_name().decode()}; FAISS {faiss.__version__}; "
           f"FMA peak measured in this run {peak:.0f} GFLOP/s\n")

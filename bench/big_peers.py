@@ -7,13 +7,11 @@ Usage: python bench/big_peers.py [--rows 1000000] [--dims 384] [--blocks 7]
 """
 
 import argparse
-import ctypes
-import os
 import time
 
 import numpy as np
 
-from peers import ROOT, Nvs
+from peers import bench_lib, nvs_lib
 
 
 def main():
@@ -32,11 +30,9 @@ def main():
     rng = np.random.default_rng(rows * 10_000 + d)
     data = rng.standard_normal((rows, d), dtype=np.float32)
     query = rng.standard_normal(d, dtype=np.float32)
-    nvs = Nvs(os.environ.get("NVS_LIB", ROOT / "target" / "release" / "libnvs.so"))
+    nvs = nvs_lib()
     h = nvs.store(data, True)
-    bench = ctypes.CDLL(str(os.environ.get("NVS_BENCH_LIB", ROOT / "bench" / "target" / "release" / "libnvs_bench.so")))
-    bench.nvsb_scan_streams.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
-    bench.nvsb_scan_streams.restype = ctypes.c_float
+    bench = bench_lib()
     unit = data / np.linalg.norm(data, axis=1, keepdims=True)
     qunit = (query / np.linalg.norm(query)).reshape(1, -1).astype(np.float32)
     index = faiss.IndexFlatIP(d)

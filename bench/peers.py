@@ -29,6 +29,31 @@ from nvs_ctypes import METRICS, Hit  # noqa: E402
 from nvs_ctypes import SearchOptions as Options  # noqa: E402
 
 
+def nvs_lib():
+    """nvs as the benchmark loads it: `NVS_LIB`, or the release build."""
+    return Nvs(os.environ.get("NVS_LIB", ROOT / "target" / "release" / "libnvs.so"))
+
+
+def bench_lib():
+    """libnvs_bench (`NVS_BENCH_LIB`, or bench/'s release build): the read floors, the FMA peak
+    and the kernel nvs picks in this process."""
+    lib = ctypes.CDLL(str(os.environ.get("NVS_BENCH_LIB", ROOT / "bench" / "target" / "release" / "libnvs_bench.so")))
+    lib.nvsb_scan.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    lib.nvsb_scan.restype = ctypes.c_float
+    lib.nvsb_scan_streams.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+    lib.nvsb_scan_streams.restype = ctypes.c_float
+    lib.nvsb_fma_peak_gflops.restype = ctypes.c_double
+    lib.nvsb_kernel_name.restype = ctypes.c_char_p
+    return lib
+
+
+def cpu_model():
+    """The CPU's model name, as /proc/cpuinfo gives it ("?" elsewhere)."""
+    if not Path("/proc/cpuinfo").exists():
+        return "?"
+    return next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+
+
 class Nvs:
     def __init__(self, path):
         lib = ctypes.CDLL(str(path))
@@ -92,12 +117,8 @@ def main():
     if "usearch" in peers:
         from usearch.index import search as usearch_search
 
-    nvs = Nvs(os.environ.get("NVS_LIB", ROOT / "target" / "release" / "libnvs.so"))
-    scanlib = ctypes.CDLL(str(os.environ.get("NVS_BENCH_LIB", ROOT / "bench" / "target" / "release" / "libnvs_bench.so")))
-    scanlib.nvsb_scan.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    scanlib.nvsb_scan.restype = ctypes.c_float
-    scanlib.nvsb_scan_streams.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
-    scanlib.nvsb_scan_streams.restype = ctypes.c_float
+    nvs = nvs_lib()
+    scanlib = bench_lib()
 
     rows_list = [1000, 10_000] if args.smoke else [1000, 10_000, 100_000]
     dims_list = [384] if args.smoke else [384, 1536, 3072]
@@ -109,8 +130,7 @@ def main():
     results = []
     meta = {
         "machine": platform.processor() or platform.machine(),
-        "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-        if Path("/proc/cpuinfo").exists() else "?",
+        "cpu": cpu_model(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "numpy_vector_store": getattr(numpy_vector_store, "__version__", "0.7.0"),

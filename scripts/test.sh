@@ -112,15 +112,16 @@ else
   done
 fi
 
+# The reference's float32 values follow the CPU's numpy and OpenBLAS kernels: on x86-64 the
+# checks run again with the AVX2 kernels an AMD Zen host gets, whatever this host is
+# (tests/conformance/README.md).
+amd_rounding=(env OPENBLAS_CORETYPE=Haswell NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR")
+
 step "python: conformance cases are what numpy-vector-store 0.7.0 says"
 "$py" tests/conformance/generate.py --check
 if [[ $(uname -m) == x86_64 ]]; then
-  # The reference's float32 values follow the CPU's numpy and OpenBLAS kernels: check the cases
-  # against the AVX2 kernels an AMD Zen host gets too, whatever this host is
-  # (tests/conformance/README.md).
   echo "--- with OpenBLAS Haswell kernels and numpy without AVX-512 (an AMD Zen host's rounding)"
-  OPENBLAS_CORETYPE=Haswell NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" \
-    "$py" tests/conformance/generate.py --check
+  "${amd_rounding[@]}" "$py" tests/conformance/generate.py --check
 fi
 
 step "python: differential and interop tests against numpy-vector-store 0.7.0"
@@ -128,8 +129,7 @@ NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python
 NVS_KERNEL=portable NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python/test_differential.py
 if [[ $(uname -m) == x86_64 ]]; then
   echo "--- differential tests with an AMD Zen host's float32 rounding in the reference (see above)"
-  OPENBLAS_CORETYPE=Haswell NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" \
-    NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python/test_differential.py
+  "${amd_rounding[@]}" NVS_LIB=$root/target/release/libnvs.so "$py" -m pytest -q tests/python/test_differential.py
 fi
 
 step "c and c++: cmake + ctest"

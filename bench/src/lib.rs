@@ -159,12 +159,11 @@ pub fn read_floor(s: &[f32], mut time: impl FnMut(&dyn Fn()) -> f64) -> (f64, us
 /// CPU's best), as a NUL-terminated name for the Python driver.
 #[no_mangle]
 pub extern "C" fn nvsb_kernel_name() -> *const std::ffi::c_char {
-    match nvs::kernels::Kernel::active().name() {
-        "portable" => c"portable".as_ptr(),
-        "avx2" => c"avx2".as_ptr(),
-        "avx512" => c"avx512".as_ptr(),
-        _ => c"neon".as_ptr(),
-    }
+    static NAME: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::ffi::CString::new(nvs::kernels::Kernel::active().name()).expect("kernel names have no NUL")
+    })
+    .as_ptr()
 }
 
 /// [`fma_peak_gflops`] for the Python driver: the best of three runs.

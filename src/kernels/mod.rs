@@ -5,7 +5,10 @@
 //! aarch64) share one algorithm (`simd.rs`) and are chosen once per process at runtime: the
 //! best one the CPU supports, or the one named by the `NVS_KERNEL` environment variable
 //! (`portable`, `avx2`, `avx512`, `neon`) when the CPU supports it. The search code calls
-//! [`Kernel::scores`] / [`Kernel::scores_tile`] on [`Kernel::active`], never an implementation.
+//! [`Kernel::scores`] / [`Kernel::scores_tile`] on [`Kernel::active`], never an implementation,
+//! and [`Kernel::screen`] to rank the pairs of a large batch: a matrix product in another
+//! summation order, whose values only pick the pairs that `scores` then gives their values
+//! (both within [`dot_error_bound`] of the exact dot product).
 //!
 //! Within one implementation a (query, row) pair always gets the same value bit for bit,
 //! wherever the row sits in a block and whether it came from a single or a batch search.
