@@ -384,11 +384,13 @@ fn batches_equal_single_searches_among_near_ties() {
     }
     rows.extend((0..1500 * d).map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5));
     let n = rows.len() / d;
-    let s = VectorStore::new(d, true).unwrap();
-    s.add(&rows, None).unwrap();
     let queries: Vec<f32> = (0..40).flat_map(|i| rows[(i * 37 % n) * d..][..d].to_vec()).collect();
     let within: Vec<usize> = (0..n).filter(|r| r % 4 != 1).collect();
-    for metric in [Metric::Cosine, Metric::Dot] {
+    for (normalize, metric) in
+        [(true, Metric::Cosine), (true, Metric::Dot), (false, Metric::Cosine), (false, Metric::Dot)]
+    {
+        let s = VectorStore::new(d, normalize).unwrap();
+        s.add(&rows, None).unwrap();
         for top_k in [1, 3, 10, 100] {
             for w in [None, Some(within.as_slice())] {
                 let base = SearchOptions { top_k, within_rows: w, threads: 1, ..Default::default() };
@@ -401,7 +403,10 @@ fn batches_equal_single_searches_among_near_ties() {
                     for threads in [1, 2] {
                         let batch =
                             s.search_batch(metric, &queries, &SearchOptions { threads, ..o }).unwrap();
-                        assert_eq!(batch, single, "{metric:?} top {top_k} {threshold:?} threads {threads}");
+                        assert_eq!(
+                            batch, single,
+                            "{normalize} {metric:?} top {top_k} {threshold:?} threads {threads}"
+                        );
                     }
                 }
             }

@@ -1,16 +1,18 @@
-//! Batches over normalized float32 stores, ranked by dot product (dot and cosine): a matrix
-//! product in its usual form ([`Kernel::screen`]: queries packed side by side, each row value
-//! broadcast) screens every (query, row) pair, and only the pairs whose screened value could
-//! reach the query's current k-th value or threshold are scored again by the single-search
-//! kernel. Every value a batch returns is therefore the bits a single search returns, while
-//! the bulk of the work runs at matrix-product speed (about 1.3-1.8x the register-blocked dot
-//! products of `scan.rs` on the Intel host).
+//! Large batches ranked by dot product (dot and cosine) over float32 rows: a matrix product
+//! in its usual form ([`Kernel::screen`]: queries packed side by side, each row value
+//! broadcast) screens every (query, row) pair, at about 1.3-1.8x the speed of the register-
+//! blocked dot products of `scan.rs` on the Intel host.
 //!
-//! Why no pair that ranks is missed: the screened value and the single-search value are both
-//! within [`dot_error_bound`] of the exact dot product, with `|q| * |r|` bounding `sum |q_i
-//! r_i|`, so a pair whose single-search value reaches a bar has a screened value at least the
-//! bar less twice that bound (the cut). Rows whose norm is not finite (only an unverified
-//! mapped open can hold them) are scored again for every query.
+//! - Normalized stores: only the pairs whose screened value could reach the query's current
+//!   k-th value or threshold are scored again by the single-search kernel, so every value a
+//!   batch returns is the bits a single search returns. No pair that ranks is missed: the
+//!   screened value and the single-search value are both within [`dot_error_bound`] of the
+//!   exact dot product, with `|q| * |r|` bounding `sum |q_i r_i|`, so a pair whose
+//!   single-search value reaches a bar has a screened value at least the bar less twice that
+//!   bound (the cut). Rows whose norm is not finite (only an unverified mapped open can hold
+//!   them) are scored again for every query.
+//! - Raw stores: the screened values go to `raw.rs`, whose bound holds for any summation
+//!   order, and the rows that can rank get their exact values there as in any search.
 
 use super::request::{Hit, Plan, Query};
 use super::topk::TopK;
@@ -26,14 +28,14 @@ struct Panel {
 }
 
 impl Plan<'_> {
-    /// Whether a batch of `queries` takes the screen: ranked by dot product over a normalized
-    /// store, enough queries to fill a narrow panel, and a top-k small beside the rows (each
-    /// time a query's k-th value rises a pair is scored twice).
+    /// Whether a batch of `queries` takes the screen: ranked by dot product, enough queries to
+    /// fill a narrow panel, and over a normalized store a top-k small beside the rows (each
+    /// time a query's k-th value rises a pair is scored twice). A raw store's f32 values only
+    /// ever screen (`raw.rs`), so any of them will do.
     pub(super) fn screens(&self, queries: usize) -> bool {
-        self.normalized_store
-            && self.op() == Op::Dot
+        self.op() == Op::Dot
             && queries >= self.kernel.screen_widths().1
-            && self.top_k.saturating_mul(16) <= self.candidates()
+            && (!self.normalized_store || self.top_k.saturating_mul(16) <= self.candidates())
     }
 
     pub(super) fn scan_batch_screened(&self, column: &Column<f32>, queries: &[Query]) -> Vec<Vec<Hit>> {
@@ -56,6 +58,7 @@ impl Plan<'_> {
         let origin = vec![0.0f32; d];
         let mut squares = vec![0.0f32; rb];
         let mut cut = vec![0.0f32; wide];
+        let mut raw_values = vec![0.0f32; rb];
         self.gather(column, 0, &mut next[..rb.min(n)]);
         let mut start = 0;
         while start < n {
@@ -70,7 +73,9 @@ impl Plan<'_> {
             // norm is marked and scored again for every query. The squares are the f32
             // squared distances to the origin (eight rows in flight), and the exact sum is at
             // most the computed one plus its error bound (taken on twice the computed one).
-            kernel.scores(Op::L2sq, &origin, refs, &mut squares[..m]);
+            if self.normalized_store {
+                kernel.scores(Op::L2sq, &origin, refs, &mut squares[..m]);
+            }
             let mut row_norm = 0.0f64;
             for (&sq, w) in squares[..m].iter().zip(&mut wild) {
                 let sq = f64::from(sq);
@@ -83,6 +88,18 @@ impl Plan<'_> {
             for p in &panels {
                 let screened = &mut screened[..m * p.width];
                 kernel.screen(&p.values, p.width, refs, screened, ahead.next().unwrap_or(&[]));
+                if !self.normalized_store {
+                    // `offer_raw`'s bound holds for any summation order.
+                    for (j, (q, top)) in
+                        queries[p.first..].iter().zip(&mut tops[p.first..p.first + p.width]).enumerate()
+                    {
+                        for (c, values) in raw_values.iter_mut().zip(screened.chunks_exact(p.width)) {
+                            *c = values[j];
+                        }
+                        self.offer_raw(q.values(), start, refs, &raw_values[..m], top);
+                    }
+                    continue;
+                }
                 let query_norm = norms[p.first..p.first + p.width].iter().fold(0.0f64, |a, &b| a.max(b));
                 let margin = 2.0 * dot_error_bound(d, query_norm * row_norm);
                 let cut = &mut cut[..p.width];
@@ -108,9 +125,13 @@ impl Plan<'_> {
             if !rest.is_empty() {
                 let values = &mut screened[..rest.len() * m];
                 kernel.scores_tile(Op::Dot, &rest, refs, values);
-                for (top, values) in tops[queries.len() - rest.len()..].iter_mut().zip(values.chunks_exact(m))
-                {
-                    self.offer_block(start, values, top);
+                let rest_tops = tops[queries.len() - rest.len()..].iter_mut();
+                for ((top, values), q) in rest_tops.zip(values.chunks_exact(m)).zip(&rest) {
+                    if self.normalized_store {
+                        self.offer_block(start, values, top);
+                    } else {
+                        self.offer_raw(q, start, refs, values, top);
+                    }
                 }
             }
             start += m;
