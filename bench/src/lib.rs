@@ -30,32 +30,43 @@ pub unsafe extern "C" fn nvsb_scan_streams(data: *const f32, len: usize, streams
     scan_streams(s, streams)
 }
 
-/// Sum of `len` floats split over `threads` threads (the two-core bandwidth floor).
-///
-/// # Safety
-/// As [`nvsb_scan`].
-#[no_mangle]
-pub unsafe extern "C" fn nvsb_scan_threads(data: *const f32, len: usize, threads: usize) -> f32 {
-    if len == 0 {
-        return 0.0;
-    }
-    // SAFETY: caller contract.
-    let s = unsafe { std::slice::from_raw_parts(data, len) };
-    scan_threads(s, threads)
+/// A read floor on two threads: the calling thread and one helper started once, as nvs's own
+/// worker pool is, so a two-thread time carries no thread start.
+pub struct TwoThreadScan {
+    work: std::sync::mpsc::Sender<(usize, usize, usize)>,
+    done: std::sync::mpsc::Receiver<f32>,
 }
 
-pub fn scan_threads(s: &[f32], threads: usize) -> f32 {
-    let per = s.len().div_ceil(threads.max(1));
-    std::thread::scope(|sc| {
-        let mut parts = s.chunks(per.max(1));
-        let first = parts.next().unwrap_or_default();
-        let hs: Vec<_> = parts.map(|p| sc.spawn(move || scan(p))).collect();
-        let mut t = scan(first);
-        for h in hs {
-            t += h.join().unwrap();
-        }
-        t
-    })
+impl TwoThreadScan {
+    pub fn new() -> TwoThreadScan {
+        let (work, jobs) = std::sync::mpsc::channel::<(usize, usize, usize)>();
+        let (results, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (at, len, streams) in jobs {
+                // SAFETY: `scan` sends the address and length of a live slice and waits for
+                // this result before it returns, so the slice outlives the read.
+                let part = unsafe { std::slice::from_raw_parts(at as *const f32, len) };
+                if results.send(scan_streams(part, streams)).is_err() {
+                    return;
+                }
+            }
+        });
+        TwoThreadScan { work, done }
+    }
+
+    /// [`scan_streams`] of `s`, its second half on the helper thread.
+    pub fn scan(&self, s: &[f32], streams: usize) -> f32 {
+        let (first, second) = s.split_at(s.len() / 2);
+        self.work.send((second.as_ptr() as usize, second.len(), streams)).expect("helper thread");
+        let a = scan_streams(first, streams);
+        a + self.done.recv().expect("helper thread")
+    }
+}
+
+impl Default for TwoThreadScan {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 pub fn scan(s: &[f32]) -> f32 {
