@@ -386,9 +386,14 @@ fn batches_equal_single_searches_among_near_ties() {
     let n = rows.len() / d;
     let queries: Vec<f32> = (0..40).flat_map(|i| rows[(i * 37 % n) * d..][..d].to_vec()).collect();
     let within: Vec<usize> = (0..n).filter(|r| r % 4 != 1).collect();
-    for (normalize, metric) in
-        [(true, Metric::Cosine), (true, Metric::Dot), (false, Metric::Cosine), (false, Metric::Dot)]
-    {
+    let cases = [
+        (true, Metric::Cosine),
+        (true, Metric::Dot),
+        (true, Metric::Euclidean),
+        (false, Metric::Cosine),
+        (false, Metric::Dot),
+    ];
+    for (normalize, metric) in cases {
         let s = VectorStore::new(d, normalize).unwrap();
         s.add(&rows, None).unwrap();
         for top_k in [1, 3, 10, 100] {

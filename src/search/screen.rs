@@ -33,7 +33,7 @@ impl Plan<'_> {
     /// time a query's k-th value rises a pair is scored twice). A raw store's f32 values only
     /// ever screen (`raw.rs`), so any of them will do.
     pub(super) fn screens(&self, queries: usize) -> bool {
-        self.op() == Op::Dot
+        (self.op() == Op::Dot || self.normalized_store)
             && queries >= self.kernel.screen_widths().1
             && (!self.normalized_store || self.top_k.saturating_mul(16) <= self.candidates())
     }
@@ -45,7 +45,9 @@ impl Plan<'_> {
         // The few queries no panel holds take the register-blocked dot products of `scan.rs`,
         // whose values are already a single search's.
         let rest: Vec<&[f32]> = queries[rest..].iter().map(Query::values).collect();
-        let norms: Vec<f64> = queries.iter().map(|q| kernel.norm_sq_f64(q.values()).sqrt()).collect();
+        let op = self.op();
+        let euclidean = op == Op::L2sq;
+        let squares_q: Vec<f64> = queries.iter().map(|q| kernel.norm_sq_f64(q.values())).collect();
         let mut tops: Vec<TopK> =
             queries.iter().map(|_| TopK::new(self.top_k, self.metric.descending())).collect();
         let n = self.candidates();
@@ -100,31 +102,35 @@ impl Plan<'_> {
                     }
                     continue;
                 }
-                let query_norm = norms[p.first..p.first + p.width].iter().fold(0.0f64, |a, &b| a.max(b));
-                let margin = 2.0 * dot_error_bound(d, query_norm * row_norm);
+                let squares_q = &squares_q[p.first..p.first + p.width];
+                let query_norm = squares_q.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+                let margin = self.margin(query_norm, row_norm);
                 let cut = &mut cut[..p.width];
-                for (c, top) in cut.iter_mut().zip(&tops[p.first..]) {
-                    *c = self.cut(top, margin);
+                for ((c, top), &q2) in cut.iter_mut().zip(&tops[p.first..]).zip(squares_q) {
+                    *c = self.cut(top, q2, margin);
                 }
                 for (r, values) in screened.chunks_exact(p.width).enumerate() {
-                    if !wild[r] && !reaches(values, cut) {
+                    // Euclidean: a pair can rank when its dot product is at least half the
+                    // row's square plus the query's cut (see `cut`).
+                    let half = if euclidean { squares[r] / 2.0 } else { 0.0 };
+                    if !wild[r] && !reaches(values, half, cut) {
                         continue;
                     }
                     for (j, (&value, c)) in values.iter().zip(cut.iter_mut()).enumerate() {
-                        if !wild[r] && !can_rank(value, *c) {
+                        if !wild[r] && !can_rank(value, half, *c) {
                             continue;
                         }
                         let (q, top) = (&queries[p.first + j], &mut tops[p.first + j]);
                         let mut single = [0.0f32];
-                        kernel.scores(Op::Dot, q.values(), &refs[r..r + 1], &mut single);
+                        kernel.scores(op, q.values(), &refs[r..r + 1], &mut single);
                         self.offer_block(start + r, &single, top);
-                        *c = self.cut(top, margin);
+                        *c = self.cut(top, squares_q[j], margin);
                     }
                 }
             }
             if !rest.is_empty() {
                 let values = &mut screened[..rest.len() * m];
-                kernel.scores_tile(Op::Dot, &rest, refs, values);
+                kernel.scores_tile(op, &rest, refs, values);
                 let rest_tops = tops[queries.len() - rest.len()..].iter_mut();
                 for ((top, values), q) in rest_tops.zip(values.chunks_exact(m)).zip(&rest) {
                     if self.normalized_store {
@@ -139,11 +145,48 @@ impl Plan<'_> {
         tops.into_iter().map(|t| self.hits(t)).collect()
     }
 
-    /// The lowest screened value with which a pair can still rank for this query: the larger
-    /// of its k-th value (once it has k) and the threshold, less `margin`, rounded down.
-    fn cut(&self, top: &TopK, margin: f64) -> f32 {
-        let bar = top.worst().unwrap_or(f64::NEG_INFINITY).max(self.threshold.unwrap_or(f64::NEG_INFINITY));
-        let at = bar - margin;
+    /// How far below its exact bar a screened value that can still rank may lie, for queries
+    /// of norm at most `query_norm` and rows of norm at most `row_norm` (see `cut`): twice the
+    /// proven bound, for margin.
+    fn margin(&self, query_norm: f64, row_norm: f64) -> f64 {
+        let d = self.dimensions;
+        let (q, r) = (query_norm, row_norm);
+        let bound = if self.op() == Op::L2sq {
+            // Half the single-search squared distance's error (its terms are squares of
+            // rounded differences: twice a dot product's bound covers them), the screened
+            // dot's, half the row square's, the query square's (f64, nearly exact), and the f32
+            // subtraction of half the row square from the screened dot.
+            dot_error_bound(d, (q + r) * (q + r))
+                + dot_error_bound(d, q * r)
+                + dot_error_bound(d, r * r) / 2.0
+                + 1e-12 * q * q
+                + 4.0 * U * (q * r + r * r)
+        } else {
+            2.0 * dot_error_bound(d, q * r)
+        };
+        2.0 * bound
+    }
+
+    /// The lowest screened value with which a pair can still rank for this query, rounded
+    /// down; for euclidean, of the screened dot product less half the row's square.
+    /// - Dot and cosine: the larger of the query's k-th value (once it has k) and the
+    ///   threshold, less `margin`.
+    /// - Euclidean: a pair ranks when its distance is at most the smaller of the k-th distance
+    ///   and the threshold, B; so its squared distance `|q|^2 + |r|^2 - 2 q.r` is at most B^2
+    ///   (a little more for the f32 square root), and its dot product at least `(|q|^2 - B^2)
+    ///   / 2 + |r|^2 / 2`, less `margin`. `query_sq` is `|q|^2`.
+    fn cut(&self, top: &TopK, query_sq: f64, margin: f64) -> f32 {
+        let at = if self.op() == Op::L2sq {
+            let bar = top.worst().unwrap_or(f64::INFINITY).min(self.threshold.unwrap_or(f64::INFINITY));
+            if bar < 0.0 {
+                return f32::INFINITY;
+            }
+            (query_sq - bar * bar * (1.0 + 16.0 * U)) / 2.0 - margin
+        } else {
+            let bar =
+                top.worst().unwrap_or(f64::NEG_INFINITY).max(self.threshold.unwrap_or(f64::NEG_INFINITY));
+            bar - margin
+        };
         let c = at as f32;
         if f64::from(c) > at {
             c.next_down()
@@ -176,14 +219,18 @@ fn panels(kernel: Kernel, queries: &[Query], d: usize) -> (Vec<Panel>, usize) {
     }
 }
 
-/// Whether a screened value reaches its cut (NaN never does).
+/// Whether a screened value less `half` (half the row's square for euclidean, else 0) reaches
+/// its cut (NaN never does).
 #[inline(always)]
-fn can_rank(value: f32, cut: f32) -> bool {
-    value >= cut
+fn can_rank(value: f32, half: f32, cut: f32) -> bool {
+    value - half >= cut
 }
 
 /// Whether any screened value reaches its cut: without early exit, so it compiles to vector
 /// compares.
-fn reaches(values: &[f32], cut: &[f32]) -> bool {
-    values.iter().zip(cut).fold(false, |any, (&v, &c)| any | can_rank(v, c))
+fn reaches(values: &[f32], half: f32, cut: &[f32]) -> bool {
+    values.iter().zip(cut).fold(false, |any, (&v, &c)| any | can_rank(v, half, c))
 }
+
+/// f32 unit roundoff (2^-24).
+const U: f64 = f32::EPSILON as f64 / 2.0;
