@@ -1,18 +1,20 @@
-//! Large batches ranked by dot product (dot and cosine) over float32 rows: a matrix product
-//! in its usual form ([`Kernel::screen`]: queries packed side by side, each row value
-//! broadcast) screens every (query, row) pair, at about 1.3-1.8x the speed of the register-
-//! blocked dot products of `scan.rs` on the Intel host.
+//! Large batches over float32 rows: a matrix product in its usual form ([`Kernel::screen`]:
+//! queries packed side by side, each row value broadcast) screens every (query, row) pair, at
+//! about 1.3-1.8x the speed of the register-blocked dot products of `scan.rs` on the Intel
+//! host.
 //!
-//! - Normalized stores: only the pairs whose screened value could reach the query's current
-//!   k-th value or threshold are scored again by the single-search kernel, so every value a
-//!   batch returns is the bits a single search returns. No pair that ranks is missed: the
-//!   screened value and the single-search value are both within [`dot_error_bound`] of the
-//!   exact dot product, with `|q| * |r|` bounding `sum |q_i r_i|`, so a pair whose
-//!   single-search value reaches a bar has a screened value at least the bar less twice that
-//!   bound (the cut). Rows whose norm is not finite (only an unverified mapped open can hold
-//!   them) are scored again for every query.
-//! - Raw stores: the screened values go to `raw.rs`, whose bound holds for any summation
-//!   order, and the rows that can rank get their exact values there as in any search.
+//! - Normalized stores (every metric): only the pairs whose screened value could reach the
+//!   query's current k-th value or threshold are scored again by the single-search kernel, so
+//!   every value a batch returns is the bits a single search returns. No pair that ranks is
+//!   missed: the screened dot product and the single-search value are both within
+//!   [`dot_error_bound`] of the exact ones, with `|q| * |r|` bounding `sum |q_i r_i|`, so a
+//!   pair whose single-search value reaches a bar has a screened value at least the bar less
+//!   twice that bound (the cut; euclidean goes through `|q - r|^2 = |q|^2 + |r|^2 - 2 q.r`,
+//!   see [`Plan::cut`]). Rows whose norm is not finite (only an unverified mapped open can
+//!   hold them) are scored again for every query.
+//! - Raw stores, dot and cosine: the screened values go to `raw.rs`, whose bound holds for any
+//!   summation order, and the rows that can rank get their exact values there as in any
+//!   search.
 
 use super::request::{Hit, Plan, Query};
 use super::topk::TopK;
@@ -28,10 +30,10 @@ struct Panel {
 }
 
 impl Plan<'_> {
-    /// Whether a batch of `queries` takes the screen: ranked by dot product, enough queries to
-    /// fill a narrow panel, and over a normalized store a top-k small beside the rows (each
-    /// time a query's k-th value rises a pair is scored twice). A raw store's f32 values only
-    /// ever screen (`raw.rs`), so any of them will do.
+    /// Whether a batch of `queries` takes the screen: enough queries to fill a narrow panel;
+    /// over a normalized store a top-k small beside the rows (each time a query's k-th value
+    /// rises a pair is scored twice); over a raw store dot or cosine, whose f32 values only
+    /// ever screen (`raw.rs`) and whose screen takes any order.
     pub(super) fn screens(&self, queries: usize) -> bool {
         (self.op() == Op::Dot || self.normalized_store)
             && queries >= self.kernel.screen_widths().1
@@ -75,16 +77,16 @@ impl Plan<'_> {
             // norm is marked and scored again for every query. The squares are the f32
             // squared distances to the origin (eight rows in flight), and the exact sum is at
             // most the computed one plus its error bound (taken on twice the computed one).
+            let mut row_norm = 0.0f64;
             if self.normalized_store {
                 kernel.scores(Op::L2sq, &origin, refs, &mut squares[..m]);
-            }
-            let mut row_norm = 0.0f64;
-            for (&sq, w) in squares[..m].iter().zip(&mut wild) {
-                let sq = f64::from(sq);
-                let norm = (sq + dot_error_bound(d, 2.0 * sq)).sqrt();
-                *w = !norm.is_finite() || norm > 1e15;
-                if !*w {
-                    row_norm = row_norm.max(norm);
+                for (&sq, w) in squares[..m].iter().zip(&mut wild) {
+                    let sq = f64::from(sq);
+                    let norm = (sq + dot_error_bound(d, 2.0 * sq)).sqrt();
+                    *w = !norm.is_finite() || norm > 1e15;
+                    if !*w {
+                        row_norm = row_norm.max(norm);
+                    }
                 }
             }
             for p in &panels {
