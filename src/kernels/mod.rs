@@ -79,6 +79,8 @@ pub enum Kernel {
 /// carries at most `n = d + 32` roundings of relative size `u = 2^-24`: the classic bound
 /// `gamma_n * sum |q_i r_i|`, `gamma_n = n u / (1 - n u)`, plus an absolute `2 n * 2^-149` for
 /// products and sums that fall among the subnormals. The result is rounded up generously.
+/// This assumes IEEE gradual underflow, the default: a host process that sets flush-to-zero
+/// (FTZ/DAZ, as `-ffast-math` builds may) can make each tiny result err by up to 2^-126.
 pub fn dot_error_bound(d: usize, abs_dot: f64) -> f64 {
     let n = d as f64 + 32.0;
     let u = f64::from(f32::EPSILON) / 2.0;

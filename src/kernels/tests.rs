@@ -691,6 +691,26 @@ fn stored_norms_are_within_the_tolerance_cosine_assumes() {
     }
 }
 
+/// More rows than one pointer chunk, and prefetched rows split across the chunks: the same
+/// values as row by row.
+#[test]
+fn screens_of_many_rows_equal_screens_of_one_row_at_a_time() {
+    let mut rng = Rng(0xfeed);
+    for kernel in others() {
+        let (width, d) = (kernel.screen_widths().1, 19);
+        let panel = rng.vec(d * width);
+        let rows: Vec<Vec<f32>> = (0..600).map(|_| rng.vec(d)).collect();
+        let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let mut all = vec![0.0f32; rows.len() * width];
+        kernel.screen(&panel, width, &refs, &mut all, &refs[..300]);
+        for (r, row) in refs.iter().enumerate() {
+            let mut one = vec![0.0f32; width];
+            kernel.screen(&panel, width, &[row], &mut one, &[]);
+            assert_eq!(one, all[r * width..][..width], "{} row {r}", kernel.name());
+        }
+    }
+}
+
 /// Every kernel's screen (both panel widths, every row-group remainder) and its single-search
 /// scores lie within `dot_error_bound` of the exact dot product, tiny values whose products
 /// fall among the subnormals included: the bound the batch screen's cuts rest on.
@@ -702,7 +722,8 @@ fn screens_and_scores_are_within_the_dot_error_bound() {
         for width in [wide, narrow] {
             for d in [1, 2, 15, 16, 17, 33, 100, 301] {
                 for rows_n in [0, 1, 5, 11, 12, 13, 25, 40] {
-                    for scale in [1.0f32, 1e-22] {
+                    // 1e-38 and 1e-41 put the products among the subnormals and below.
+                    for scale in [1.0f32, 1e-22, 1e-38, 1e-41] {
                         let queries: Vec<Vec<f32>> = (0..width).map(|_| rng.vec(d)).collect();
                         let rows: Vec<Vec<f32>> =
                             (0..rows_n).map(|_| rng.vec(d).iter().map(|x| x * scale).collect()).collect();
@@ -731,6 +752,16 @@ fn screens_and_scores_are_within_the_dot_error_bound() {
                                 let mut single = [0.0f32];
                                 kernel.scores(Op::Dot, q, &[row], &mut single);
                                 assert!((single[0] as f64 - exact).abs() <= bound, "{} d{d}", kernel.name());
+                                // The euclidean cut's assumption: a squared distance is within
+                                // twice the bound on its (non-negative) terms' sum.
+                                let sq = super::tests::exact(Op::L2sq, q, row);
+                                kernel.scores(Op::L2sq, q, &[row], &mut single);
+                                let l2_bound = 2.0 * dot_error_bound(d, sq);
+                                assert!(
+                                    (single[0] as f64 - sq).abs() <= l2_bound,
+                                    "{} d{d} l2",
+                                    kernel.name()
+                                );
                             }
                         }
                     }

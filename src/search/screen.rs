@@ -10,8 +10,8 @@
 //!   [`dot_error_bound`] of the exact ones, with `|q| * |r|` bounding `sum |q_i r_i|`, so a
 //!   pair whose single-search value reaches a bar has a screened value at least the bar less
 //!   twice that bound (the cut; euclidean goes through `|q - r|^2 = |q|^2 + |r|^2 - 2 q.r`,
-//!   see [`Plan::cut`]). Rows whose norm is not finite (only an unverified mapped open can
-//!   hold them) are scored again for every query.
+//!   see [`Plan::cut`]). Rows whose norm is not finite or above 1e15 (only an unverified
+//!   mapped open can hold them) are scored again for every query.
 //! - Raw stores, dot and cosine: the screened values go to `raw.rs`, whose bound holds for any
 //!   summation order, and the rows that can rank get their exact values there as in any
 //!   search.
@@ -156,12 +156,12 @@ impl Plan<'_> {
         let bound = if self.op() == Op::L2sq {
             // Half the single-search squared distance's error (its terms are squares of
             // rounded differences: twice a dot product's bound covers them), the screened
-            // dot's, half the row square's, the query square's (f64, nearly exact), and the f32
-            // subtraction of half the row square from the screened dot.
+            // dot's, half the row square's, the query square's (`norm_sq_f64`: (d / 8 + 8) f64
+            // roundings), and the f32 subtraction of half the row square from the screened dot.
             dot_error_bound(d, (q + r) * (q + r))
                 + dot_error_bound(d, q * r)
                 + dot_error_bound(d, r * r) / 2.0
-                + 1e-12 * q * q
+                + (d as f64 + 64.0) * f64::EPSILON * q * q
                 + 4.0 * U * (q * r + r * r)
         } else {
             2.0 * dot_error_bound(d, q * r)
