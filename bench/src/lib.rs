@@ -154,12 +154,18 @@ unsafe fn scan_streams_avx2(s: &[f32], streams: usize) -> f32 {
 }
 
 /// Time of the best multi-stream read of `s` (1, 2, 4 or 8 streams), with the stream count.
-pub fn read_floor(s: &[f32], mut time: impl FnMut(&dyn Fn()) -> f64) -> (f64, usize) {
+pub fn read_floor(s: &[f32], time: impl FnMut(&dyn Fn()) -> f64) -> (f64, usize) {
+    best_streams(|k| scan_streams(s, k), time)
+}
+
+/// Time of the fastest of `read(1)`, `read(2)`, `read(4)` and `read(8)` (a read of that many
+/// streams), with the stream count.
+pub fn best_streams(read: impl Fn(usize) -> f32, mut time: impl FnMut(&dyn Fn()) -> f64) -> (f64, usize) {
     [1, 2, 4, 8]
         .into_iter()
         .map(|k| {
             let t = time(&|| {
-                std::hint::black_box(scan_streams(s, k));
+                std::hint::black_box(read(k));
             });
             (t, k)
         })

@@ -12,7 +12,7 @@ use std::time::Instant;
 use nvs::ffi::*;
 use nvs::kernels::Kernel;
 use nvs::{Metric, SearchOptions, VectorStore};
-use nvs_bench::{fma_peak_gflops, read_floor, TwoThreadScan};
+use nvs_bench::{best_streams, fma_peak_gflops, read_floor, TwoThreadScan};
 
 mod f16;
 
@@ -147,14 +147,7 @@ fn threads(budget: f64, smoke: bool) {
         let copy = Rng(4).vec(rows * dims);
         // Each floor is the best stream count's: one thread, and two with a persistent helper.
         let f1 = read_floor(&copy, |f| median(budget, 9, f)).0;
-        let f2 = [1, 2, 4, 8]
-            .into_iter()
-            .map(|k| {
-                median(budget, 9, || {
-                    black_box(pair.scan(&copy, k));
-                })
-            })
-            .fold(f64::INFINITY, f64::min);
+        let f2 = best_streams(|k| pair.scan(&copy, k), |f| median(budget, 9, f)).0;
         println!(
             "| {rows} x {dims} | {:.3} ms | {:.3} ms | {:.3} ms | {:.2}x | {:.3} / {:.3} ms | {:.2}x | {:.0}% |",
             t1 * 1e3,

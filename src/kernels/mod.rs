@@ -70,6 +70,9 @@ pub enum Kernel {
     Neon,
 }
 
+/// The unit roundoff of f32 (2^-24): the largest relative error of one rounding to nearest.
+pub(crate) const U32: f64 = f32::EPSILON as f64 / 2.0;
+
 /// A bound on how far an f32 dot product of `d` values computed by [`Kernel::scores`],
 /// [`Kernel::scores_tile`] or [`Kernel::screen`] (any implementation) lies from the exact one,
 /// given `abs_dot >= sum |q_i r_i|` (for instance the product of the two norms).
@@ -83,9 +86,22 @@ pub enum Kernel {
 /// (FTZ/DAZ, as `-ffast-math` builds may) can make each tiny result err by up to 2^-126.
 pub fn dot_error_bound(d: usize, abs_dot: f64) -> f64 {
     let n = d as f64 + 32.0;
-    let u = f64::from(f32::EPSILON) / 2.0;
-    let gamma = n * u / (1.0 - n * u).max(f64::MIN_POSITIVE);
+    let gamma = n * U32 / (1.0 - n * U32).max(f64::MIN_POSITIVE);
     (gamma * abs_dot + 2.0 * n * f64::from(f32::from_bits(1))) * (1.0 + 1e-6)
+}
+
+/// `queries` (at most `width`, each `d` values) packed for [`Kernel::screen`]: value `k` of
+/// query `j` at `[k * width + j]`, the lanes of missing queries zero.
+pub fn screen_panel(queries: &[&[f32]], width: usize, d: usize) -> Vec<f32> {
+    assert!(queries.len() <= width, "{} queries for a panel of {width}", queries.len());
+    let mut panel = vec![0.0f32; d * width];
+    for (j, q) in queries.iter().enumerate() {
+        assert_eq!(q.len(), d, "every query must be {d} values");
+        for (k, &x) in q.iter().enumerate() {
+            panel[k * width + j] = x;
+        }
+    }
+    panel
 }
 
 /// Row pointers handed to an instruction-set kernel per call: bounds the stack arrays.
@@ -311,7 +327,8 @@ impl Kernel {
         }
     }
 
-    /// Screening dot products of many queries and rows: `panel` holds `width` queries of `d =
+    /// Screening dot products of many queries and rows ([`screen_panel`] packs the panel):
+    /// `panel` holds `width` queries of `d =
     /// panel.len() / width` values, value `k` of query `j` at `panel[k * width + j]` (`width`
     /// one of [`Kernel::screen_widths`]), and `out[r * width + j]` gets query `j` dot row `r`
     /// summed in one chain over the values in order. These are not [`Kernel::scores`]'s bits;

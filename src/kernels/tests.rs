@@ -728,12 +728,8 @@ fn screens_and_scores_are_within_the_dot_error_bound() {
                         let rows: Vec<Vec<f32>> =
                             (0..rows_n).map(|_| rng.vec(d).iter().map(|x| x * scale).collect()).collect();
                         let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-                        let mut panel = vec![0.0f32; d * width];
-                        for (j, q) in queries.iter().enumerate() {
-                            for (k, &x) in q.iter().enumerate() {
-                                panel[k * width + j] = x;
-                            }
-                        }
+                        let qrefs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+                        let panel = screen_panel(&qrefs, width, d);
                         let mut out = vec![f32::NAN; rows_n * width];
                         let ahead = [&queries[0][..], &[][..]];
                         kernel.screen(&panel, width, &refs, &mut out, &ahead);
@@ -742,19 +738,19 @@ fn screens_and_scores_are_within_the_dot_error_bound() {
                                 let abs: f64 =
                                     q.iter().zip(row).map(|(&a, &b)| (a as f64 * b as f64).abs()).sum();
                                 let bound = dot_error_bound(d, abs);
-                                let exact = exact(Op::Dot, q, row);
+                                let want = exact(Op::Dot, q, row);
                                 let got = out[r * width + j] as f64;
                                 assert!(
-                                    (got - exact).abs() <= bound,
+                                    (got - want).abs() <= bound,
                                     "{} w{width} d{d} r{r} q{j}",
                                     kernel.name()
                                 );
                                 let mut single = [0.0f32];
                                 kernel.scores(Op::Dot, q, &[row], &mut single);
-                                assert!((single[0] as f64 - exact).abs() <= bound, "{} d{d}", kernel.name());
+                                assert!((single[0] as f64 - want).abs() <= bound, "{} d{d}", kernel.name());
                                 // The euclidean cut's assumption: a squared distance is within
                                 // twice the bound on its (non-negative) terms' sum.
-                                let sq = super::tests::exact(Op::L2sq, q, row);
+                                let sq = exact(Op::L2sq, q, row);
                                 kernel.scores(Op::L2sq, q, &[row], &mut single);
                                 let l2_bound = 2.0 * dot_error_bound(d, sq);
                                 assert!(

@@ -3,10 +3,9 @@
 //! value correctly rounded to the reference's type (f64 dot and distance, f32 cosine).
 //!
 //! One file per job: `request.rs` (the request types and every check that can fail a search),
-//! `threads.rs` (workers), `scan.rs` (blocks of rows, tiles of queries), `screen.rs` (large batches over normalized
-//! stores), `raw.rs` (exact values
-//! of raw stores), `within.rs` (the prefilter check) and `topk.rs` (selection with the
-//! reference's tie order). The store takes its lock and calls [`one`] or [`many`].
+//! `threads.rs` (workers), `scan.rs` (blocks of rows, tiles of queries), `screen.rs` (large
+//! batches, screened by a matrix product), `raw.rs` (exact values of raw stores), `within.rs`
+//! (the prefilter check) and `topk.rs` (selection with the reference's tie order). The store takes its lock and calls [`one`] or [`many`].
 
 mod raw;
 mod request;

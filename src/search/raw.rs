@@ -5,10 +5,9 @@
 
 use super::request::{Metric, Plan};
 use super::topk::TopK;
+use crate::kernels::U32;
 use crate::rows::Elem;
 
-/// Unit roundoff of f32 (2^-24).
-const U32: f64 = f32::EPSILON as f64 / 2.0;
 /// The largest absolute error one f32 operation can make in gradual underflow (2^-150).
 const UNDERFLOW: f64 = 7.1e-46;
 

@@ -99,11 +99,7 @@ impl<'a> Plan<'a> {
                 let values = &mut values[..qs.len() * m];
                 T::scores_tile(self.kernel, op, qs, &refs[..m], values);
                 for ((q, top), vals) in qs.iter().zip(tops.iter_mut()).zip(values.chunks_exact(m)) {
-                    if self.normalized_store {
-                        self.offer_block(start, vals, top);
-                    } else {
-                        self.offer_raw(q, start, &refs[..m], vals, top);
-                    }
+                    self.offer(q, start, &refs[..m], vals, top);
                 }
             }
             start += m;
@@ -129,12 +125,19 @@ impl<'a> Plan<'a> {
             let m = BLOCK_ROWS.min(to - start);
             self.gather(column, start, &mut refs[..m]);
             T::scores(self.kernel, op, q, &refs[..m], &mut raw[..m]);
-            if self.normalized_store {
-                self.offer_block(start, &raw[..m], top);
-            } else {
-                self.offer_raw(q, start, &refs[..m], &raw[..m], top);
-            }
+            self.offer(q, start, &refs[..m], &raw[..m], top);
             start += m;
+        }
+    }
+
+    /// Offer the kernel results `raw` of `q` against candidates `start..start + refs.len()`:
+    /// their values as they are (normalized stores) or exact ones (raw stores).
+    #[inline]
+    pub(super) fn offer<T: Elem>(&self, q: &[f32], start: usize, refs: &[&[T]], raw: &[f32], top: &mut TopK) {
+        if self.normalized_store {
+            self.offer_block(start, raw, top);
+        } else {
+            self.offer_raw(q, start, refs, raw, top);
         }
     }
 

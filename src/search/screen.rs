@@ -19,10 +19,9 @@
 use super::request::{Hit, Plan, Query};
 use super::topk::TopK;
 use crate::column::Column;
-use crate::kernels::{dot_error_bound, Kernel, Op};
+use crate::kernels::{dot_error_bound, screen_panel, Kernel, Op, U32};
 
-/// A panel of queries packed for [`Kernel::screen`]: value `k` of query `first + j` at
-/// `values[k * width + j]`.
+/// Queries `first..first + width` packed for [`Kernel::screen`] ([`screen_panel`]).
 struct Panel {
     first: usize,
     width: usize,
@@ -135,11 +134,7 @@ impl Plan<'_> {
                 kernel.scores_tile(op, &rest, refs, values);
                 let rest_tops = tops[queries.len() - rest.len()..].iter_mut();
                 for ((top, values), q) in rest_tops.zip(values.chunks_exact(m)).zip(&rest) {
-                    if self.normalized_store {
-                        self.offer_block(start, values, top);
-                    } else {
-                        self.offer_raw(q, start, refs, values, top);
-                    }
+                    self.offer(q, start, refs, values, top);
                 }
             }
             start += m;
@@ -162,7 +157,7 @@ impl Plan<'_> {
                 + dot_error_bound(d, q * r)
                 + dot_error_bound(d, r * r) / 2.0
                 + (d as f64 + 64.0) * f64::EPSILON * q * q
-                + 4.0 * U * (q * r + r * r)
+                + 4.0 * U32 * (q * r + r * r)
         } else {
             2.0 * dot_error_bound(d, q * r)
         };
@@ -183,7 +178,7 @@ impl Plan<'_> {
             if bar < 0.0 {
                 return f32::INFINITY;
             }
-            (query_sq - bar * bar * (1.0 + 16.0 * U)) / 2.0 - margin
+            (query_sq - bar * bar * (1.0 + 16.0 * U32)) / 2.0 - margin
         } else {
             let bar =
                 top.worst().unwrap_or(f64::NEG_INFINITY).max(self.threshold.unwrap_or(f64::NEG_INFINITY));
@@ -210,13 +205,8 @@ fn panels(kernel: Kernel, queries: &[Query], d: usize) -> (Vec<Panel>, usize) {
         if left < width {
             return (panels, first);
         }
-        let mut values = vec![0.0f32; d * width];
-        for (j, q) in queries[first..first + width].iter().enumerate() {
-            for (k, &x) in q.values().iter().enumerate() {
-                values[k * width + j] = x;
-            }
-        }
-        panels.push(Panel { first, width, values });
+        let these: Vec<&[f32]> = queries[first..first + width].iter().map(Query::values).collect();
+        panels.push(Panel { first, width, values: screen_panel(&these, width, d) });
         first += width;
     }
 }
@@ -233,6 +223,3 @@ fn can_rank(value: f32, half: f32, cut: f32) -> bool {
 fn reaches(values: &[f32], half: f32, cut: &[f32]) -> bool {
     values.iter().zip(cut).fold(false, |any, (&v, &c)| any | can_rank(v, half, c))
 }
-
-/// f32 unit roundoff (2^-24).
-const U: f64 = f32::EPSILON as f64 / 2.0;
