@@ -732,7 +732,7 @@ fn screens_and_scores_are_within_the_dot_error_bound() {
                         let panel = screen_panel(&qrefs, width, d);
                         let mut out = vec![f32::NAN; rows_n * width];
                         let ahead = [&queries[0][..], &[][..]];
-                        kernel.screen(&panel, width, &refs, &mut out, &ahead);
+                        kernel.screen(panel.values(), width, &refs, &mut out, &ahead);
                         for (r, row) in rows.iter().enumerate() {
                             for (j, q) in queries.iter().enumerate() {
                                 let abs: f64 =

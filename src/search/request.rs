@@ -2,7 +2,7 @@
 //! fail is checked here, before any row is scanned.
 
 use crate::error::{fail, Result};
-use crate::kernels::{norm_exact, Kernel};
+use crate::kernels::{norm_exact, Kernel, Lines};
 use crate::rows::{Layout, Rows};
 
 use super::within;
@@ -106,31 +106,20 @@ pub(crate) struct Plan<'a> {
 }
 
 /// A query ready to scan (normalized when the metric and store call for it), in its own
-/// cache-line aligned buffer: the kernels load it a register at a time for every row, and a
-/// load that straddles two lines costs two (up to 18% of a batch at 1536 dims on AVX-512).
-pub(crate) struct Query {
-    lines: Vec<Line>,
-    len: usize,
-}
-
-#[repr(C, align(64))]
-#[derive(Clone, Copy)]
-struct Line([f32; 16]);
+/// cache-line aligned buffer: the kernels load it a register at a time for every row.
+pub(crate) struct Query(Lines);
 
 impl Query {
     fn new(values: impl ExactSizeIterator<Item = f32>) -> Query {
-        let len = values.len();
-        let mut lines = vec![Line([0.0; 16]); len.div_ceil(16)];
-        for (i, x) in values.enumerate() {
-            lines[i / 16].0[i % 16] = x;
+        let mut lines = Lines::zeros(values.len());
+        for (x, v) in lines.values_mut().iter_mut().zip(values) {
+            *x = v;
         }
-        Query { lines, len }
+        Query(lines)
     }
 
     pub(super) fn values(&self) -> &[f32] {
-        // SAFETY: `Line` is 16 f32 with no padding (`repr(C)`, size 64), so the lines are
-        // `16 * lines.len() >= len` initialized f32 in a row, borrowed from `self`.
-        unsafe { std::slice::from_raw_parts(self.lines.as_ptr() as *const f32, self.len) }
+        self.0.values()
     }
 }
 

@@ -19,13 +19,13 @@
 use super::request::{Hit, Plan, Query};
 use super::topk::TopK;
 use crate::column::Column;
-use crate::kernels::{dot_error_bound, screen_panel, Kernel, Op, U32};
+use crate::kernels::{dot_error_bound, screen_panel, Kernel, Lines, Op, U32};
 
 /// Queries `first..first + width` packed for [`Kernel::screen`] ([`screen_panel`]).
 struct Panel {
     first: usize,
     width: usize,
-    values: Vec<f32>,
+    values: Lines,
 }
 
 impl Plan<'_> {
@@ -90,7 +90,7 @@ impl Plan<'_> {
             }
             for p in &panels {
                 let screened = &mut screened[..m * p.width];
-                kernel.screen(&p.values, p.width, refs, screened, ahead.next().unwrap_or(&[]));
+                kernel.screen(p.values.values(), p.width, refs, screened, ahead.next().unwrap_or(&[]));
                 if !self.normalized_store {
                     // `offer_raw`'s bound holds for any summation order.
                     for (j, (q, top)) in
