@@ -614,6 +614,12 @@ impl Loading {
 /// allows.
 pub(crate) const UNIT_TOLERANCE: f64 = 1.0 / (1u64 << 22) as f64;
 
+/// A bound on the norm of every row in private memory of a float32 normalize store: each was
+/// scaled to unit length (within about 1.1 x 2^-24) or kept within [`UNIT_TOLERANCE`] of it,
+/// or is zero. Rows in place in a mapped archive are not covered: the file can change under
+/// them.
+pub(crate) const UNIT_ROW_NORM_BOUND: f64 = 1.0 + 1.0 / (1u64 << 20) as f64;
+
 /// Cuts rows appended by [`Rows::append_in_place`] back unless it finished (also on unwind).
 struct Rollback<'a> {
     owned: &'a mut Vec<f32>,
@@ -849,5 +855,30 @@ mod tests {
         }
         // What the rule is for: at small widths normalizing unit rows again moves some bits.
         assert!(renormalized_differs > 0);
+    }
+
+    /// Every row a float32 normalize store holds in private memory has a norm of at most
+    /// `UNIT_ROW_NORM_BOUND`, which the batch screen takes as their bound: rows it normalized,
+    /// and loaded rows it kept as they are, up to the edge of `UNIT_TOLERANCE`.
+    #[test]
+    fn stored_rows_of_a_normalize_store_are_within_the_unit_row_bound() {
+        let norm = |row: &[f32]| row.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+        for d in [1, 2, 3, 16, 384, 1000] {
+            let layout = Layout::new(d, true).unwrap();
+            let raw: Vec<f32> =
+                rows(2000, d).chunks(d).filter(|r| r.iter().any(|&v| v != 0.0)).flatten().copied().collect();
+            let unit = layout.prepare_rows(&raw, "v").unwrap().vectors;
+            for scale in [0.5, 0.9, 1.0] {
+                let edge: Vec<f32> =
+                    unit.iter().map(|&v| v * (1.0 + scale * UNIT_TOLERANCE) as f32).collect();
+                let stored = loaded(layout, &edge, "v").unwrap().vectors;
+                for row in unit.chunks(d).chain(stored.chunks(d)) {
+                    assert!(norm(row) <= UNIT_ROW_NORM_BOUND, "d={d} norm {}", norm(row));
+                }
+                if scale == 0.5 {
+                    assert_eq!(stored, edge, "d={d}: rows within the tolerance are kept as they are");
+                }
+            }
+        }
     }
 }

@@ -10,8 +10,11 @@
 //!   [`dot_error_bound`] of the exact ones, with `|q| * |r|` bounding `sum |q_i r_i|`, so a
 //!   pair whose single-search value reaches a bar has a screened value at least the bar less
 //!   twice that bound (the cut; euclidean goes through `|q - r|^2 = |q|^2 + |r|^2 - 2 q.r`,
-//!   see [`Plan::cut`]). Rows whose norm is not finite or above 1e15 (only an unverified
-//!   mapped open can hold them) are scored again for every query.
+//!   see [`Plan::cut`]). The row norm is the bound every row in private memory keeps
+//!   ([`UNIT_ROW_NORM_BOUND`]); rows in place in a mapped archive, and every row for euclidean
+//!   (which needs each row's square), take a pass per tile for their norms instead. Rows whose
+//!   norm is not finite or above 1e15 (only an unverified mapped open can hold them) are
+//!   scored again for every query.
 //! - Raw stores, dot and cosine: the screened values go to `raw.rs`, whose bound holds for any
 //!   summation order, and the rows that can rank get their exact values there as in any
 //!   search.
@@ -20,12 +23,15 @@ use super::request::{Hit, Plan, Query};
 use super::topk::TopK;
 use crate::column::Column;
 use crate::kernels::{dot_error_bound, screen_panel, Kernel, Lines, Op, U32};
+use crate::rows::UNIT_ROW_NORM_BOUND;
 
 /// Queries `first..first + width` packed for [`Kernel::screen`] ([`screen_panel`]).
 struct Panel {
     first: usize,
     width: usize,
     values: Lines,
+    /// The largest of its queries' norms.
+    query_norm: f64,
 }
 
 impl Plan<'_> {
@@ -42,13 +48,13 @@ impl Plan<'_> {
     pub(super) fn scan_batch_screened(&self, column: &Column<f32>, queries: &[Query]) -> Vec<Vec<Hit>> {
         let kernel = self.kernel;
         let d = self.dimensions;
-        let (panels, rest) = panels(kernel, queries, d);
+        let squares_q: Vec<f64> = queries.iter().map(|q| kernel.norm_sq_f64(q.values())).collect();
+        let (panels, rest) = panels(kernel, queries, &squares_q, d);
         // The few queries no panel holds take the register-blocked dot products of `scan.rs`,
         // whose values are already a single search's.
         let rest: Vec<&[f32]> = queries[rest..].iter().map(Query::values).collect();
         let op = self.op();
         let euclidean = op == Op::L2sq;
-        let squares_q: Vec<f64> = queries.iter().map(|q| kernel.norm_sq_f64(q.values())).collect();
         let mut tops: Vec<TopK> =
             queries.iter().map(|_| TopK::new(self.top_k, self.metric.descending())).collect();
         let n = self.candidates();
@@ -60,7 +66,8 @@ impl Plan<'_> {
         let mut wild = vec![false; rb];
         let origin = vec![0.0f32; d];
         let mut squares = vec![0.0f32; rb];
-        let mut cut = vec![0.0f32; wide];
+        let mut cuts = vec![0.0f32; queries.len()];
+        let mut margins = vec![f64::NAN; panels.len()];
         let mut raw_values = vec![0.0f32; rb];
         self.gather(column, 0, &mut next[..rb.min(n)]);
         let mut start = 0;
@@ -76,8 +83,11 @@ impl Plan<'_> {
             // norm is marked and scored again for every query. The squares are the f32
             // squared distances to the origin (eight rows in flight), and the exact sum is at
             // most the computed one plus its error bound (taken on twice the computed one).
-            let mut row_norm = 0.0f64;
-            if self.normalized_store {
+            // Rows in private memory of a normalize store need no pass for dot and cosine:
+            // their norms are bounded when they are stored.
+            let mut row_norm = UNIT_ROW_NORM_BOUND;
+            if self.normalized_store && (euclidean || column.is_mapped()) {
+                row_norm = 0.0;
                 kernel.scores(Op::L2sq, &origin, refs, &mut squares[..m]);
                 for (&sq, w) in squares[..m].iter().zip(&mut wild) {
                     let sq = f64::from(sq);
@@ -88,7 +98,7 @@ impl Plan<'_> {
                     }
                 }
             }
-            for p in &panels {
+            for (pi, p) in panels.iter().enumerate() {
                 let screened = &mut screened[..m * p.width];
                 kernel.screen(p.values.values(), p.width, refs, screened, ahead.next().unwrap_or(&[]));
                 if !self.normalized_store {
@@ -104,11 +114,15 @@ impl Plan<'_> {
                     continue;
                 }
                 let squares_q = &squares_q[p.first..p.first + p.width];
-                let query_norm = squares_q.iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
-                let margin = self.margin(query_norm, row_norm);
-                let cut = &mut cut[..p.width];
-                for ((c, top), &q2) in cut.iter_mut().zip(&tops[p.first..]).zip(squares_q) {
-                    *c = self.cut(top, q2, margin);
+                // A query's cut changes with its top-k (updated below) and the margin, which
+                // changes with the tile's row norm, if at all.
+                let margin = self.margin(p.query_norm, row_norm);
+                let cut = &mut cuts[p.first..p.first + p.width];
+                if margins[pi] != margin {
+                    margins[pi] = margin;
+                    for ((c, top), &q2) in cut.iter_mut().zip(&tops[p.first..]).zip(squares_q) {
+                        *c = self.cut(top, q2, margin);
+                    }
                 }
                 for (r, values) in screened.chunks_exact(p.width).enumerate() {
                     // Euclidean: a pair can rank when its dot product is at least half the
@@ -195,7 +209,7 @@ impl Plan<'_> {
 
 /// The queries packed in panels, wide ones while they fill and then narrow ones, and the
 /// index of the first query left over (fewer than a narrow panel).
-fn panels(kernel: Kernel, queries: &[Query], d: usize) -> (Vec<Panel>, usize) {
+fn panels(kernel: Kernel, queries: &[Query], squares: &[f64], d: usize) -> (Vec<Panel>, usize) {
     let (wide, narrow) = kernel.screen_widths();
     let mut panels = Vec::new();
     let mut first = 0;
@@ -206,7 +220,8 @@ fn panels(kernel: Kernel, queries: &[Query], d: usize) -> (Vec<Panel>, usize) {
             return (panels, first);
         }
         let these: Vec<&[f32]> = queries[first..first + width].iter().map(Query::values).collect();
-        panels.push(Panel { first, width, values: screen_panel(&these, width, d) });
+        let query_norm = squares[first..first + width].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+        panels.push(Panel { first, width, values: screen_panel(&these, width, d), query_norm });
         first += width;
     }
 }
