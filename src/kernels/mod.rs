@@ -347,17 +347,26 @@ impl Kernel {
         }
     }
 
-    /// The query counts of [`Kernel::screen`]'s panels: a wide one, and a narrow one (a
-    /// single register) for the queries left over.
-    pub fn screen_widths(self) -> (usize, usize) {
+    /// The query counts of [`Kernel::screen`]'s panels, widest first (one per panel shape of
+    /// `tuning`); the last is a single register.
+    pub fn screen_widths(self) -> &'static [usize] {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => (tuning::AVX2_SCREEN.1 * 8, 8),
+            Kernel::Avx2 => {
+                const S: [(usize, usize); 2] = tuning::AVX2_SCREEN;
+                &[S[0].1 * 8, S[1].1 * 8]
+            }
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => (tuning::AVX512_SCREEN.1 * 16, 16),
+            Kernel::Avx512 => {
+                const S: [(usize, usize); 3] = tuning::AVX512_SCREEN;
+                &[S[0].1 * 16, S[1].1 * 16, S[2].1 * 16]
+            }
             #[cfg(target_arch = "aarch64")]
-            Kernel::Neon => (tuning::NEON_SCREEN.1 * 4, 4),
-            _ => (16, 8),
+            Kernel::Neon => {
+                const S: [(usize, usize); 2] = tuning::NEON_SCREEN;
+                &[S[0].1 * 4, S[1].1 * 4]
+            }
+            _ => &[16, 8],
         }
     }
 
@@ -373,8 +382,9 @@ impl Kernel {
     /// Panics if a row is not `d` values long, `out.len() != rows.len() * width`, `width` is
     /// not one of this implementation's, or this CPU does not support the implementation.
     pub fn screen(self, panel: &[f32], width: usize, rows: &[&[f32]], out: &mut [f32], ahead: &[&[f32]]) {
-        let (wide, narrow) = self.screen_widths();
-        assert!(width == wide || width == narrow, "panel width {width} is not {wide} or {narrow}");
+        let widths = self.screen_widths();
+        let shape = widths.iter().position(|&w| w == width);
+        assert!(shape.is_some(), "panel width {width} is not one of {widths:?}");
         assert_eq!(panel.len() % width, 0, "the panel holds whole values of every query");
         let d = panel.len() / width;
         assert!(rows.iter().all(|r| r.len() == d), "every row must be as wide as the queries");
@@ -395,26 +405,27 @@ impl Kernel {
             for (p, r) in next.iter_mut().zip(ahead) {
                 *p = r.as_ptr();
             }
-            let (panel, rows, out, wide) =
-                (panel.as_ptr(), &ptrs[..rows.len()], out.as_mut_ptr(), width == wide);
+            let (panel, rows, out) = (panel.as_ptr(), &ptrs[..rows.len()], out.as_mut_ptr());
             let ahead = (&next[..ahead.len().min(CHUNK)], ahead.iter().map(|r| r.len()).max().unwrap_or(0));
             // SAFETY: the panel holds d values of `width` queries, every row pointer comes from
             // a slice of d values, `out` holds `width` floats per row (all checked above), the
             // CPU supports `self`, and the `ahead` pointers are only prefetched.
             unsafe {
-                match self {
+                match (self, shape) {
                     #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx2 if wide => x86::avx2_screen::<true>(d, panel, rows, out, ahead),
+                    (Kernel::Avx2, Some(0)) => x86::avx2_screen::<0>(d, panel, rows, out, ahead),
                     #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx2 => x86::avx2_screen::<false>(d, panel, rows, out, ahead),
+                    (Kernel::Avx2, _) => x86::avx2_screen::<1>(d, panel, rows, out, ahead),
                     #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx512 if wide => x86::avx512_screen::<true>(d, panel, rows, out, ahead),
+                    (Kernel::Avx512, Some(0)) => x86::avx512_screen::<0>(d, panel, rows, out, ahead),
                     #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx512 => x86::avx512_screen::<false>(d, panel, rows, out, ahead),
+                    (Kernel::Avx512, Some(1)) => x86::avx512_screen::<1>(d, panel, rows, out, ahead),
+                    #[cfg(target_arch = "x86_64")]
+                    (Kernel::Avx512, _) => x86::avx512_screen::<2>(d, panel, rows, out, ahead),
                     #[cfg(target_arch = "aarch64")]
-                    Kernel::Neon if wide => neon::neon_screen::<true>(d, panel, rows, out, ahead),
+                    (Kernel::Neon, Some(0)) => neon::neon_screen::<0>(d, panel, rows, out, ahead),
                     #[cfg(target_arch = "aarch64")]
-                    Kernel::Neon => neon::neon_screen::<false>(d, panel, rows, out, ahead),
+                    (Kernel::Neon, _) => neon::neon_screen::<1>(d, panel, rows, out, ahead),
                     _ => unreachable!("kernel {} has no instruction-set path here", self.name()),
                 }
             }

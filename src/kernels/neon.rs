@@ -145,27 +145,26 @@ pub(crate) unsafe fn neon_tile<T: Elem, const L2: bool>(
     }
 }
 
-/// Screening dot products of a batch: `WIDE` panels hold `tuning::NEON_SCREEN.1` registers of
-/// queries, narrow ones one.
+/// Screening dot products of a batch with panel shape `P` of `tuning::NEON_SCREEN` (rows per
+/// step, query registers).
 ///
 /// # Safety
 /// The CPU has NEON; pointers as in [`simd::screen`] with that panel width.
 #[target_feature(enable = "neon")]
-pub(crate) unsafe fn neon_screen<const WIDE: bool>(
+pub(crate) unsafe fn neon_screen<const P: usize>(
     d: usize,
     panel: *const f32,
     rows: &[*const f32],
     out: *mut f32,
     ahead: (&[*const f32], usize),
 ) {
-    const S: (usize, usize) = tuning::NEON_SCREEN;
+    const S: [(usize, usize); 2] = tuning::NEON_SCREEN;
     // SAFETY: the caller guarantees the pointers (# Safety above); this function enables NEON,
     // all that `Neon` needs.
     unsafe {
-        if WIDE {
-            simd::screen::<Neon, { S.0 }, { S.1 }>(d, panel, rows, out, ahead)
-        } else {
-            simd::screen::<Neon, { S.0 }, 1>(d, panel, rows, out, ahead)
+        match P {
+            0 => simd::screen::<Neon, { S[0].0 }, { S[0].1 }>(d, panel, rows, out, ahead),
+            _ => simd::screen::<Neon, { S[1].0 }, { S[1].1 }>(d, panel, rows, out, ahead),
         }
     }
 }

@@ -42,18 +42,26 @@ pub(crate) const AVX512_TILE: (usize, usize) = (4, 4);
 #[cfg(target_arch = "aarch64")]
 pub(crate) const NEON_TILE: (usize, usize) = (4, 4);
 
-/// Batch screens (`simd::screen`): (rows per step, query registers per row). Each pair of a
-/// step holds one accumulator register; the step also holds its query registers and one
-/// broadcast row value. AVX2 has 16 registers (6 x 2 = 12 + 2 + 1), AVX-512 and NEON 32
-/// (AVX-512 12 x 2 = 24 + 2 + 1: 74-76% of the FMA peak with rows in L2 on the Intel host,
-/// where 6 x 4 and 8 x 3 were within 4% and 4 x 4 20% slower; NEON 6 x 4 = 24 + 4 + 1,
-/// unmeasured). Narrow panels (queries left after the wide ones) use one query register.
+/// Batch screens (`simd::screen`): the panel shapes, widest first, as (rows per step, query
+/// registers per row); a batch fills the widest panels it can, then the narrower ones. Each
+/// pair of a step holds one accumulator register; the step also holds its query registers
+/// and one broadcast row value, within the register file (AVX2 16, AVX-512 and NEON 32).
+/// - AVX-512: 6 x 4 (24 + 4 + 1: panels of 64 queries) streamed rows from memory 5-15%
+///   faster than 12 x 2 on the Intel host (micro-benchmark, alternated; a batch of 128
+///   queries 4.5% faster, of 100 2-3%). 12 x 2 had been 74-76% of the FMA peak with rows in
+///   L2, where 8 x 3 was within 4% and 4 x 4 20% slower. 12 x 2 (32 queries) and 12 x 1 (16)
+///   take the queries left after the 64s.
+/// - AVX2: 6 x 2 (12 + 2 + 1), then 6 x 1.
+/// - NEON: 6 x 4 (24 + 4 + 1), then 6 x 1; unmeasured.
+///
+/// Every shape's rows divide 12, of which batch tiles are a multiple (`Plan::tile_rows`), so
+/// only a store's last tile has rows left over.
 #[cfg(target_arch = "x86_64")]
-pub(crate) const AVX2_SCREEN: (usize, usize) = (6, 2);
+pub(crate) const AVX2_SCREEN: [(usize, usize); 2] = [(6, 2), (6, 1)];
 #[cfg(target_arch = "x86_64")]
-pub(crate) const AVX512_SCREEN: (usize, usize) = (12, 2);
+pub(crate) const AVX512_SCREEN: [(usize, usize); 3] = [(6, 4), (12, 2), (12, 1)];
 #[cfg(target_arch = "aarch64")]
-pub(crate) const NEON_SCREEN: (usize, usize) = (6, 4);
+pub(crate) const NEON_SCREEN: [(usize, usize); 2] = [(6, 4), (6, 1)];
 
 /// Rows scored per kernel call in a single-query scan: the f32 result buffer (1 KiB) and the
 /// row references stay in L1 between the kernel and the top-k update.

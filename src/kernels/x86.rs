@@ -371,27 +371,26 @@ pub(crate) unsafe fn avx512_tile<T: Elem, const L2: bool>(
     }
 }
 
-/// Screening dot products of a batch: `WIDE` panels hold `tuning::AVX2_SCREEN.1` registers of
-/// queries, narrow ones one.
+/// Screening dot products of a batch with panel shape `P` of `tuning::AVX2_SCREEN` (rows per
+/// step, query registers).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; pointers as in [`simd::screen`] with that panel width.
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn avx2_screen<const WIDE: bool>(
+pub(crate) unsafe fn avx2_screen<const P: usize>(
     d: usize,
     panel: *const f32,
     rows: &[*const f32],
     out: *mut f32,
     ahead: (&[*const f32], usize),
 ) {
-    const S: (usize, usize) = tuning::AVX2_SCREEN;
+    const S: [(usize, usize); 2] = tuning::AVX2_SCREEN;
     // SAFETY: the caller guarantees the pointers (# Safety above); this function enables AVX2
     // and FMA, all that `Avx2` needs.
     unsafe {
-        if WIDE {
-            simd::screen::<Avx2, { S.0 }, { S.1 }>(d, panel, rows, out, ahead)
-        } else {
-            simd::screen::<Avx2, { S.0 }, 1>(d, panel, rows, out, ahead)
+        match P {
+            0 => simd::screen::<Avx2, { S[0].0 }, { S[0].1 }>(d, panel, rows, out, ahead),
+            _ => simd::screen::<Avx2, { S[1].0 }, { S[1].1 }>(d, panel, rows, out, ahead),
         }
     }
 }
@@ -401,21 +400,21 @@ pub(crate) unsafe fn avx2_screen<const WIDE: bool>(
 /// # Safety
 /// The CPU has AVX-512F, AVX-512DQ, AVX2 and FMA; pointers as in [`simd::screen`].
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-pub(crate) unsafe fn avx512_screen<const WIDE: bool>(
+pub(crate) unsafe fn avx512_screen<const P: usize>(
     d: usize,
     panel: *const f32,
     rows: &[*const f32],
     out: *mut f32,
     ahead: (&[*const f32], usize),
 ) {
-    const S: (usize, usize) = tuning::AVX512_SCREEN;
+    const S: [(usize, usize); 3] = tuning::AVX512_SCREEN;
     // SAFETY: the caller guarantees the pointers (# Safety above); this function enables
     // AVX-512F, AVX-512DQ, AVX2 and FMA, all that `Avx512` needs.
     unsafe {
-        if WIDE {
-            simd::screen::<Avx512, { S.0 }, { S.1 }>(d, panel, rows, out, ahead)
-        } else {
-            simd::screen::<Avx512, { S.0 }, 1>(d, panel, rows, out, ahead)
+        match P {
+            0 => simd::screen::<Avx512, { S[0].0 }, { S[0].1 }>(d, panel, rows, out, ahead),
+            1 => simd::screen::<Avx512, { S[1].0 }, { S[1].1 }>(d, panel, rows, out, ahead),
+            _ => simd::screen::<Avx512, { S[2].0 }, { S[2].1 }>(d, panel, rows, out, ahead),
         }
     }
 }

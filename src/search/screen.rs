@@ -41,7 +41,7 @@ impl Plan<'_> {
     /// ever screen (`raw.rs`) and whose screen takes any order.
     pub(super) fn screens(&self, queries: usize) -> bool {
         (self.op() == Op::Dot || self.normalized_store)
-            && queries >= self.kernel.screen_widths().1
+            && queries >= self.kernel.screen_widths().iter().copied().min().unwrap_or(usize::MAX)
             && (!self.normalized_store || self.top_k.saturating_mul(16) <= self.candidates())
     }
 
@@ -59,7 +59,7 @@ impl Plan<'_> {
             queries.iter().map(|_| TopK::new(self.top_k, self.metric.descending())).collect();
         let n = self.candidates();
         let rb = self.tile_rows();
-        let wide = kernel.screen_widths().0;
+        let wide = kernel.screen_widths().iter().copied().max().unwrap_or(0);
         let mut refs: Vec<&[f32]> = vec![&[]; rb];
         let mut next: Vec<&[f32]> = vec![&[]; rb];
         let mut screened = vec![0.0f32; rb * wide.max(rest.len())];
@@ -207,23 +207,20 @@ impl Plan<'_> {
     }
 }
 
-/// The queries packed in panels, wide ones while they fill and then narrow ones, and the
-/// index of the first query left over (fewer than a narrow panel).
+/// The queries packed in panels, as many of the widest as they fill, then of the next width,
+/// and the index of the first query left over (fewer than the narrowest panel holds).
 fn panels(kernel: Kernel, queries: &[Query], squares: &[f64], d: usize) -> (Vec<Panel>, usize) {
-    let (wide, narrow) = kernel.screen_widths();
     let mut panels = Vec::new();
     let mut first = 0;
-    loop {
-        let left = queries.len() - first;
-        let width = if left >= wide { wide } else { narrow };
-        if left < width {
-            return (panels, first);
+    for &width in kernel.screen_widths() {
+        while queries.len() - first >= width {
+            let these: Vec<&[f32]> = queries[first..first + width].iter().map(Query::values).collect();
+            let query_norm = squares[first..first + width].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+            panels.push(Panel { first, width, values: screen_panel(&these, width, d), query_norm });
+            first += width;
         }
-        let these: Vec<&[f32]> = queries[first..first + width].iter().map(Query::values).collect();
-        let query_norm = squares[first..first + width].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
-        panels.push(Panel { first, width, values: screen_panel(&these, width, d), query_norm });
-        first += width;
     }
+    (panels, first)
 }
 
 /// Whether a screened value less `half` (half the row's square for euclidean, else 0) reaches
