@@ -87,9 +87,9 @@ const MAX_BUILD: usize = 4096;
 /// Largest store, in floats: keeps every op (and the exact f64 oracle) cheap.
 const MAX_FLOATS: usize = 1 << 17;
 const MAX_OPS: usize = 48;
-/// Up to 40 queries a batch: enough for the batch screen's wide and narrow panels and the
-/// queries left after them on every kernel (16 queries at least on AVX-512).
-const MAX_BATCH: usize = 40;
+/// Up to 90 queries a batch: enough for every width of the batch screen's panels and the
+/// queries left after them on every kernel (64, 32 and 16 queries on AVX-512).
+const MAX_BATCH: usize = 90;
 
 mod c {
     use super::{c_char, nvs_hit, nvs_search_options, nvs_store};
