@@ -42,6 +42,8 @@ mod tests_f16;
 pub(crate) mod tuning;
 
 #[cfg(target_arch = "x86_64")]
+mod amx;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 #[cfg(target_arch = "aarch64")]
@@ -88,6 +90,25 @@ pub fn dot_error_bound(d: usize, abs_dot: f64) -> f64 {
     let n = d as f64 + 32.0;
     let gamma = n * U32 / (1.0 - n * U32).max(f64::MIN_POSITIVE);
     (gamma * abs_dot + 2.0 * n * f64::from(f32::from_bits(1))) * (1.0 + 1e-6)
+}
+
+/// A bound on how far [`Kernel::screen_amx`]'s value for a query and a row of `d` values lies
+/// from their exact dot product, given `abs_dot >= sum |q_i r_i|` and the norms `q` and `r`.
+///
+/// - Rounding to bfloat16 moves each value by at most 2^-8 of itself, or by less than 2^-126
+///   (values below it become zero), so each product moves by at most (2^-7 + 2^-16) of itself
+///   plus 2^-125 (|q_i| + |r_i| + 1).
+/// - A product of two bfloat16 values is exact in f32; a pair's `d` products are summed with
+///   at most `d + 32` roundings in any order, `gamma_(d+32)` of the products' magnitudes (at
+///   most 1.01 `abs_dot` plus the terms above), and results below the smallest normal are
+///   flushed to zero: at most 2^-126 each, `2 d + 64` of them.
+/// - The sums over `i` of `|q_i|` and `|r_i|` are at most `sqrt(d)` times the norms.
+pub fn bf16_error_bound(d: usize, abs_dot: f64, q: f64, r: f64) -> f64 {
+    let n = d as f64 + 32.0;
+    let gamma = n * U32 / (1.0 - n * U32).max(f64::MIN_POSITIVE);
+    let tiny = 2f64.powi(-125) * ((d as f64).sqrt() * (q + r) + d as f64) + 2.0 * n * 2f64.powi(-126);
+    let rounding = (2f64.powi(-7) + 2f64.powi(-16)) * abs_dot + tiny;
+    (rounding + gamma * (1.01 * abs_dot + tiny) + tiny) * (1.0 + 1e-6)
 }
 
 /// f32 values in a buffer aligned to 64-byte cache lines, zero past the values: the kernels load
@@ -367,6 +388,79 @@ impl Kernel {
                 &[S[0].1 * 4, S[1].1 * 4]
             }
             _ => &[16, 8],
+        }
+    }
+
+    /// Whether this implementation screens batches on AMX in bfloat16 ([`Kernel::screen_amx`]):
+    /// AVX-512 on a CPU with AMX-BF16 whose OS lets the process use it (Intel Sapphire Rapids
+    /// and later), unless `NVS_SCREEN=f32` asks for the f32 screen (to compare or test it).
+    pub fn screens_amx(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self == Kernel::Avx512 && self.is_supported() {
+            static F32: OnceLock<bool> = OnceLock::new();
+            let f32_asked = *F32.get_or_init(|| std::env::var("NVS_SCREEN").is_ok_and(|v| v.trim() == "f32"));
+            return !f32_asked && amx::available();
+        }
+        false
+    }
+
+    /// Queries per [`Kernel::screen_amx`] panel, and rows per step (output rows come in
+    /// multiples of it).
+    pub const AMX_PANEL: usize = 32;
+
+    /// Words (two bfloat16 values each) of a row or query of `d` values in the AMX layouts.
+    pub fn amx_words(d: usize) -> usize {
+        d.div_ceil(2).next_multiple_of(16)
+    }
+
+    /// Up to [`Kernel::AMX_PANEL`] queries (each `d` values, finite) packed for
+    /// [`Kernel::screen_amx`], missing ones zero.
+    pub fn screen_amx_panel(self, queries: &[&[f32]], d: usize) -> Lines {
+        assert!(self.screens_amx(), "kernel {} has no AMX screen", self.name());
+        assert!(queries.len() <= Kernel::AMX_PANEL, "{} queries for a panel", queries.len());
+        assert!(queries.iter().all(|q| q.len() == d), "every query must be {d} values");
+        #[cfg(target_arch = "x86_64")]
+        return amx::panel(queries, d);
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!()
+    }
+
+    /// Rows converted for [`Kernel::screen_amx`]: `rows` (each `d` values) and zero rows after
+    /// them up to a multiple of [`Kernel::AMX_PANEL`], [`Kernel::amx_words`]`(d)` words each
+    /// (as f32 bits) into `out`. Returns the rows converted, padding included.
+    pub fn screen_amx_rows(self, d: usize, rows: &[&[f32]], out: &mut Lines) -> usize {
+        assert!(self.screens_amx(), "kernel {} has no AMX screen", self.name());
+        assert!(rows.iter().all(|r| r.len() == d), "every row must be {d} values");
+        let padded = rows.len().next_multiple_of(Kernel::AMX_PANEL);
+        assert!(out.values().len() >= padded * Kernel::amx_words(d), "room for the converted rows");
+        // SAFETY: the CPU has AVX-512F and BF16 (`screens_amx`), every row holds d values, and
+        // `out` is aligned (`Lines`) with room for the padded rows (checked above).
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            amx::convert(d, rows, padded - rows.len(), out.values_mut().as_mut_ptr() as *mut u32)
+        };
+        padded
+    }
+
+    /// Screening dot products on AMX: `panel` from [`Kernel::screen_amx_panel`], `rows` the
+    /// first `m` rows of [`Kernel::screen_amx_rows`] (`m` a multiple of
+    /// [`Kernel::AMX_PANEL`]), and `out[r * 32 + j]` gets query `j` dot row `r` in bfloat16
+    /// products summed in f32, within [`bf16_error_bound`] of the exact dot product.
+    ///
+    /// Panics if the panel, rows or `out` do not match, or there is no AMX screen.
+    pub fn screen_amx(self, panel: &Lines, rows: &Lines, m: usize, out: &mut [f32]) {
+        assert!(self.screens_amx(), "kernel {} has no AMX screen", self.name());
+        let words = panel.values().len() / Kernel::AMX_PANEL;
+        assert!(words.is_multiple_of(16) && panel.values().len() == words * Kernel::AMX_PANEL, "a whole panel");
+        assert_eq!(m % Kernel::AMX_PANEL, 0, "rows come in steps of {}", Kernel::AMX_PANEL);
+        assert!(rows.values().len() >= m * words, "converted rows as long as the queries");
+        assert!(out.len() >= m * Kernel::AMX_PANEL, "one output per (row, query) pair");
+        // SAFETY: AMX is available (`screens_amx`); the panel holds 32 queries of `words`
+        // words, `rows` `m` rows of them and `out` `m * 32` floats (checked above).
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            let (p, r) = (panel.values().as_ptr() as *const u32, rows.values().as_ptr() as *const u32);
+            amx::screen(words, p, r, m, out.as_mut_ptr())
         }
     }
 

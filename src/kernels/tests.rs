@@ -765,3 +765,52 @@ fn screens_and_scores_are_within_the_dot_error_bound() {
         }
     }
 }
+
+/// The AMX screen (where the CPU and OS allow it) lies within `bf16_error_bound` of the exact
+/// dot product, values rounded to zero below the smallest normal included, for every count of
+/// queries in a panel and rows in a step; padded rows and queries score zero.
+#[test]
+fn amx_screens_are_within_their_bound() {
+    let kernel = Kernel::Avx512;
+    if !kernel.screens_amx() {
+        eprintln!("no AMX screen on this CPU: skipped");
+        return;
+    }
+    let mut rng = Rng(0xa3c);
+    let norm = |v: &[f32]| v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    for d in [1, 2, 15, 31, 32, 33, 100, 301] {
+        for (rows_n, queries_n) in [(1usize, 1usize), (5, 32), (31, 17), (32, 16), (33, 3), (70, 31)] {
+            // 1e-38 and 1e-41 round to zero in bfloat16 (below the smallest normal).
+            for scale in [1.0f32, 1e-22, 1e-38, 1e-41] {
+                let queries: Vec<Vec<f32>> = (0..queries_n).map(|_| rng.vec(d)).collect();
+                let rows: Vec<Vec<f32>> =
+                    (0..rows_n).map(|_| rng.vec(d).iter().map(|x| x * scale).collect()).collect();
+                let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+                let qrefs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+                let panel = kernel.screen_amx_panel(&qrefs, d);
+                let mut converted = Lines::zeros(rows_n.next_multiple_of(32) * Kernel::amx_words(d));
+                converted.values_mut().fill(f32::NAN);
+                let m = kernel.screen_amx_rows(d, &refs, &mut converted);
+                assert_eq!(m, rows_n.next_multiple_of(32));
+                let mut out = vec![f32::NAN; m * 32];
+                kernel.screen_amx(&panel, &converted, m, &mut out);
+                for r in 0..m {
+                    for j in 0..32 {
+                        let got = out[r * 32 + j] as f64;
+                        let (Some(row), Some(q)) = (rows.get(r), queries.get(j)) else {
+                            assert_eq!(got, 0.0, "d{d} padding r{r} q{j}");
+                            continue;
+                        };
+                        let abs: f64 = q.iter().zip(row).map(|(&a, &b)| (a as f64 * b as f64).abs()).sum();
+                        let bound = bf16_error_bound(d, abs, norm(q), norm(row));
+                        let want = exact(Op::Dot, q, row);
+                        assert!(
+                            (got - want).abs() <= bound,
+                            "d{d} r{r} q{j}: {got} vs {want}, bound {bound}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

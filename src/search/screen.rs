@@ -22,13 +22,15 @@
 use super::request::{Hit, Plan, Query};
 use super::topk::TopK;
 use crate::column::Column;
-use crate::kernels::{dot_error_bound, screen_panel, Kernel, Lines, Op, U32};
+use crate::kernels::{bf16_error_bound, dot_error_bound, screen_panel, Kernel, Lines, Op, U32};
 use crate::rows::UNIT_ROW_NORM_BOUND;
 
 /// Queries `first..first + width` packed for [`Kernel::screen`] ([`screen_panel`]).
 struct Panel {
     first: usize,
     width: usize,
+    /// The queries it holds: `width`, or fewer in an AMX panel (padded with zero queries).
+    count: usize,
     values: Lines,
     /// The largest of its queries' norms.
     query_norm: f64,
@@ -49,7 +51,16 @@ impl Plan<'_> {
         let kernel = self.kernel;
         let d = self.dimensions;
         let squares_q: Vec<f64> = queries.iter().map(|q| kernel.norm_sq_f64(q.values())).collect();
-        let (panels, rest) = panels(kernel, queries, &squares_q, d);
+        // Normalized stores screen on AMX in bfloat16 where the CPU and OS allow it, for
+        // queries whose products stay far inside f32's range.
+        let amx = self.normalized_store
+            && kernel.screens_amx()
+            && squares_q.iter().all(|&s| s <= MAX_AMX_QUERY_NORM * MAX_AMX_QUERY_NORM);
+        let (panels, rest) = if amx {
+            amx_panels(kernel, queries, &squares_q, d)
+        } else {
+            panels(kernel, queries, &squares_q, d)
+        };
         // The few queries no panel holds take the register-blocked dot products of `scan.rs`,
         // whose values are already a single search's.
         let rest: Vec<&[f32]> = queries[rest..].iter().map(Query::values).collect();
@@ -58,13 +69,14 @@ impl Plan<'_> {
         let mut tops: Vec<TopK> =
             queries.iter().map(|_| TopK::new(self.top_k, self.metric.descending())).collect();
         let n = self.candidates();
-        let rb = self.tile_rows();
-        let wide = kernel.screen_widths().iter().copied().max().unwrap_or(0);
+        let rb = if amx { self.tile_rows().next_multiple_of(Kernel::AMX_PANEL) } else { self.tile_rows() };
+        let wide = kernel.screen_widths().iter().copied().max().unwrap_or(0).max(Kernel::AMX_PANEL);
         let mut refs: Vec<&[f32]> = vec![&[]; rb];
         let mut next: Vec<&[f32]> = vec![&[]; rb];
         let mut screened = vec![0.0f32; rb * wide.max(rest.len())];
         let mut wild = vec![false; rb];
         let origin = vec![0.0f32; d];
+        let mut converted = Lines::zeros(if amx { rb * Kernel::amx_words(d) } else { 0 });
         let mut squares = vec![0.0f32; rb];
         let mut cuts = vec![0.0f32; queries.len()];
         let mut margins = vec![f64::NAN; panels.len()];
@@ -98,9 +110,20 @@ impl Plan<'_> {
                     }
                 }
             }
+            let converted_rows = if amx { kernel.screen_amx_rows(d, refs, &mut converted) } else { 0 };
             for (pi, p) in panels.iter().enumerate() {
-                let screened = &mut screened[..m * p.width];
-                kernel.screen(p.values.values(), p.width, refs, screened, ahead.next().unwrap_or(&[]));
+                if amx {
+                    kernel.screen_amx(&p.values, &converted, converted_rows, &mut screened);
+                } else {
+                    kernel.screen(
+                        p.values.values(),
+                        p.width,
+                        refs,
+                        &mut screened[..m * p.width],
+                        ahead.next().unwrap_or(&[]),
+                    );
+                }
+                let screened = &screened[..m * p.width];
                 if !self.normalized_store {
                     // `offer_raw`'s bound holds for any summation order.
                     for (j, (q, top)) in
@@ -113,11 +136,11 @@ impl Plan<'_> {
                     }
                     continue;
                 }
-                let squares_q = &squares_q[p.first..p.first + p.width];
+                let squares_q = &squares_q[p.first..p.first + p.count];
                 // A query's cut changes with its top-k (updated below) and the margin, which
                 // changes with the tile's row norm, if at all.
-                let margin = self.margin(p.query_norm, row_norm);
-                let cut = &mut cuts[p.first..p.first + p.width];
+                let margin = self.margin(p.query_norm, row_norm, amx);
+                let cut = &mut cuts[p.first..p.first + p.count];
                 if margins[pi] != margin {
                     margins[pi] = margin;
                     for ((c, top), &q2) in cut.iter_mut().zip(&tops[p.first..]).zip(squares_q) {
@@ -159,21 +182,23 @@ impl Plan<'_> {
     /// How far below its exact bar a screened value that can still rank may lie, for queries
     /// of norm at most `query_norm` and rows of norm at most `row_norm` (see `cut`): twice the
     /// proven bound, for margin.
-    fn margin(&self, query_norm: f64, row_norm: f64) -> f64 {
+    fn margin(&self, query_norm: f64, row_norm: f64, amx: bool) -> f64 {
         let d = self.dimensions;
         let (q, r) = (query_norm, row_norm);
+        // The screened dot product's error: f32 or bfloat16 products.
+        let screened = if amx { bf16_error_bound(d, q * r, q, r) } else { dot_error_bound(d, q * r) };
         let bound = if self.op() == Op::L2sq {
             // Half the single-search squared distance's error (its terms are squares of
             // rounded differences: twice a dot product's bound covers them), the screened
             // dot's, half the row square's, the query square's (`norm_sq_f64`: (d / 8 + 8) f64
             // roundings), and the f32 subtraction of half the row square from the screened dot.
             dot_error_bound(d, (q + r) * (q + r))
-                + dot_error_bound(d, q * r)
+                + screened
                 + dot_error_bound(d, r * r) / 2.0
                 + (d as f64 + 64.0) * f64::EPSILON * q * q
                 + 4.0 * U32 * (q * r + r * r)
         } else {
-            2.0 * dot_error_bound(d, q * r)
+            screened + dot_error_bound(d, q * r)
         };
         2.0 * bound
     }
@@ -216,12 +241,37 @@ fn panels(kernel: Kernel, queries: &[Query], squares: &[f64], d: usize) -> (Vec<
         while queries.len() - first >= width {
             let these: Vec<&[f32]> = queries[first..first + width].iter().map(Query::values).collect();
             let query_norm = squares[first..first + width].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
-            panels.push(Panel { first, width, values: screen_panel(&these, width, d), query_norm });
+            panels.push(Panel {
+                first,
+                width,
+                count: width,
+                values: screen_panel(&these, width, d),
+                query_norm,
+            });
             first += width;
         }
     }
     (panels, first)
 }
+
+/// Every query in AMX panels of 32, the last padded with zero queries: none left over.
+fn amx_panels(kernel: Kernel, queries: &[Query], squares: &[f64], d: usize) -> (Vec<Panel>, usize) {
+    let width = Kernel::AMX_PANEL;
+    let panels = (0..queries.len())
+        .step_by(width)
+        .map(|first| {
+            let count = width.min(queries.len() - first);
+            let these: Vec<&[f32]> = queries[first..first + count].iter().map(Query::values).collect();
+            let query_norm = squares[first..first + count].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+            Panel { first, width, count, values: kernel.screen_amx_panel(&these, d), query_norm }
+        })
+        .collect();
+    (panels, queries.len())
+}
+
+/// The largest query norm the AMX screen takes: with rows of norm at most 1e15 (larger ones are
+/// scored again for every query) its products and sums stay far inside f32's range.
+const MAX_AMX_QUERY_NORM: f64 = 1e15;
 
 /// Whether a screened value less `half` (half the row's square for euclidean, else 0) reaches
 /// its cut (NaN never does).
