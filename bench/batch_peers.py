@@ -37,8 +37,9 @@ def main():
     peak = bench.nvsb_fma_peak_gflops()
     cpu = cpu_model()
     print(f"\n### Batch: {args.queries} queries x {args.rows} rows, cosine, top 10, one thread\n")
-    print(f"CPU {cpu}; nvs kernel {bench.nvsb_kernel_name().decode()}; FAISS {faiss.__version__}; "
-          f"FMA peak measured in this run {peak:.0f} GFLOP/s\n")
+    print(f"CPU {cpu}; nvs kernel {bench.nvsb_kernel_name().decode()}, batch screen "
+          f"{bench.nvsb_batch_screen().decode()} (NVS_SCREEN=f32 asks for the f32 one); FAISS {faiss.__version__}; "
+          f"f32 FMA peak measured in this run {peak:.0f} GFLOP/s\n")
     print("| dims | nvs search_batch | GFLOP/s | of FMA peak | faiss IndexFlatIP | GFLOP/s | nvs speed vs FAISS | top-10 agree |")
     print("|---|---|---|---|---|---|---|---|")
     for dims in [int(d) for d in args.dims.split(",")]:

@@ -44,6 +44,7 @@ def bench_lib():
     lib.nvsb_scan_streams.restype = ctypes.c_float
     lib.nvsb_fma_peak_gflops.restype = ctypes.c_double
     lib.nvsb_kernel_name.restype = ctypes.c_char_p
+    lib.nvsb_batch_screen.restype = ctypes.c_char_p
     return lib
 
 

@@ -53,6 +53,11 @@ for kernel in portable avx2 avx512; do
   if [ "$(uname -m)" = x86_64 ] && cpu_has "${needs[@]}"; then
     echo "--- NVS_KERNEL=$kernel"
     NVS_KERNEL=$kernel cargo test --release --test rules --test c_tests
+    if [ $kernel = avx512 ] && cpu_has amx_bf16 amx_tile avx512_bf16; then
+      # Normalized batches took the AMX screen above; the f32 screen must hold here too.
+      echo "--- NVS_KERNEL=$kernel NVS_SCREEN=f32"
+      NVS_KERNEL=$kernel NVS_SCREEN=f32 cargo test --release --test rules --test c_tests
+    fi
   elif [ "$kernel" != portable ]; then
     echo "--- NOT RUN: kernel $kernel (this CPU lacks ${needs[*]})"
     not_run+=("kernel $kernel")

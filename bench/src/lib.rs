@@ -183,6 +183,14 @@ pub extern "C" fn nvsb_kernel_name() -> *const std::ffi::c_char {
     .as_ptr()
 }
 
+/// Which screen nvs's normalized batches take in this process: "amx-bf16" (AMX tiles in
+/// bfloat16) or "f32" (the FMA screen; `NVS_SCREEN=f32` asks for it).
+#[no_mangle]
+pub extern "C" fn nvsb_batch_screen() -> *const std::ffi::c_char {
+    let name: &'static std::ffi::CStr = if nvs::kernels::Kernel::active().screens_amx() { c"amx-bf16" } else { c"f32" };
+    name.as_ptr()
+}
+
 /// [`fma_peak_gflops`] for the Python driver: the best of three runs.
 #[no_mangle]
 pub extern "C" fn nvsb_fma_peak_gflops() -> f64 {

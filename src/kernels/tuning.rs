@@ -56,6 +56,10 @@ pub(crate) const NEON_TILE: (usize, usize) = (4, 4);
 ///
 /// Every shape's rows divide 12, of which batch tiles are a multiple (`Plan::tile_rows`), so
 /// only a store's last tile has rows left over.
+///
+/// AMX (`amx.rs`) has one shape, set by its eight tile registers rather than by measurement:
+/// four sum tiles of 16 rows x 16 queries, two row tiles and two query tiles, so 32 rows x 32
+/// queries per step and panels of `Kernel::AMX_PANEL` = 32 queries.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2_SCREEN: [(usize, usize); 2] = [(6, 2), (6, 1)];
 #[cfg(target_arch = "x86_64")]

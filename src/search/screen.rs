@@ -15,6 +15,12 @@
 //!   (which needs each row's square), take a pass per tile for their norms instead. Rows whose
 //!   norm is not finite or above 1e15 (only an unverified mapped open can hold them) are
 //!   scored again for every query.
+//! - Normalized stores on a CPU with AMX-BF16 (Intel Sapphire Rapids and later, where Linux
+//!   grants the tile state): the screen runs on AMX tiles in bfloat16 ([`Kernel::screen_amx`],
+//!   about 14x the f32 FMA rate), with [`bf16_error_bound`] in place of `dot_error_bound` for
+//!   the screened value, which widens the cut to about 2^-6 of `|q| |r|`: a few more pairs are
+//!   scored again (tens per query at 100k random rows), and the values are still a single
+//!   search's. Every query takes a panel of 32 (the last padded with zero queries).
 //! - Raw stores, dot and cosine: the screened values go to `raw.rs`, whose bound holds for any
 //!   summation order, and the rows that can rank get their exact values there as in any
 //!   search.
