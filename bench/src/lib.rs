@@ -187,7 +187,8 @@ pub extern "C" fn nvsb_kernel_name() -> *const std::ffi::c_char {
 /// bfloat16) or "f32" (the FMA screen; `NVS_SCREEN=f32` asks for it).
 #[no_mangle]
 pub extern "C" fn nvsb_batch_screen() -> *const std::ffi::c_char {
-    let name: &'static std::ffi::CStr = if nvs::kernels::Kernel::active().screens_amx() { c"amx-bf16" } else { c"f32" };
+    let name: &'static std::ffi::CStr =
+        if nvs::kernels::Kernel::active().screens_amx() { c"amx-bf16" } else { c"f32" };
     name.as_ptr()
 }
 

@@ -451,7 +451,10 @@ impl Kernel {
     pub fn screen_amx(self, panel: &Lines, rows: &Lines, m: usize, out: &mut [f32]) {
         assert!(self.screens_amx(), "kernel {} has no AMX screen", self.name());
         let words = panel.values().len() / Kernel::AMX_PANEL;
-        assert!(words.is_multiple_of(16) && panel.values().len() == words * Kernel::AMX_PANEL, "a whole panel");
+        assert!(
+            words.is_multiple_of(16) && panel.values().len() == words * Kernel::AMX_PANEL,
+            "a whole panel"
+        );
         assert_eq!(m % Kernel::AMX_PANEL, 0, "rows come in steps of {}", Kernel::AMX_PANEL);
         assert!(rows.values().len() >= m * words, "converted rows as long as the queries");
         assert!(out.len() >= m * Kernel::AMX_PANEL, "one output per (row, query) pair");
