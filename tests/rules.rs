@@ -416,6 +416,13 @@ fn batches_equal_single_searches_among_near_ties() {
                             "{normalize} {metric:?} top {top_k} {threshold:?} threads {threads}"
                         );
                     }
+                    // 13 queries: one padded AMX panel where AMX screens, else the tile.
+                    let few = s.search_batch(metric, &queries[..13 * d], &o).unwrap();
+                    assert_eq!(
+                        few,
+                        single[..13],
+                        "{normalize} {metric:?} top {top_k} {threshold:?} 13 queries"
+                    );
                 }
             }
         }

@@ -28,6 +28,7 @@
 use super::request::{Hit, Plan, Query};
 use super::topk::TopK;
 use crate::column::Column;
+use crate::kernels::tuning::AMX_MIN_QUERIES;
 use crate::kernels::{bf16_error_bound, dot_error_bound, screen_panel, Kernel, Lines, Op, U32};
 use crate::rows::UNIT_ROW_NORM_BOUND;
 
@@ -49,8 +50,18 @@ impl Plan<'_> {
     /// ever screen (`raw.rs`) and whose screen takes any order.
     pub(super) fn screens(&self, queries: usize) -> bool {
         (self.op() == Op::Dot || self.normalized_store)
-            && queries >= self.kernel.screen_widths().iter().copied().min().unwrap_or(usize::MAX)
+            && queries >= self.screen_min_queries()
             && (!self.normalized_store || self.top_k.saturating_mul(16) <= self.candidates())
+    }
+
+    /// The fewest queries worth a screen: a narrow panel's, or on AMX (normalized stores)
+    /// `AMX_MIN_QUERIES`, its tiles being fast enough that a padded panel beats the
+    /// register-blocked tile.
+    fn screen_min_queries(&self) -> usize {
+        if self.normalized_store && self.kernel.screens_amx() {
+            return AMX_MIN_QUERIES;
+        }
+        self.kernel.screen_widths().iter().copied().min().unwrap_or(usize::MAX)
     }
 
     pub(super) fn scan_batch_screened(&self, column: &Column<f32>, queries: &[Query]) -> Vec<Vec<Hit>> {
