@@ -60,18 +60,18 @@ pub(crate) const NEON_TILE: (usize, usize) = (4, 4);
 /// AMX (`amx.rs`) has one shape, set by its eight tile registers rather than by measurement:
 /// four sum tiles of 16 rows x 16 queries, two row tiles and two query tiles, so 32 rows x 32
 /// queries per step and panels of `Kernel::AMX_PANEL` = 32 queries.
-
-/// The fewest queries of a batch over a normalized store that take the AMX screen (one panel,
-/// padded with zero queries): on the Intel host 12 queries over 100k rows were 12-20% faster
-/// than the register-blocked tile at 384, 1536 and 3072 dims, 8 within 5% either way (both
-/// are bound by reading the rows there).
-pub(crate) const AMX_MIN_QUERIES: usize = 12;
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2_SCREEN: [(usize, usize); 2] = [(6, 2), (6, 1)];
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_SCREEN: [(usize, usize); 3] = [(6, 4), (12, 2), (12, 1)];
 #[cfg(target_arch = "aarch64")]
 pub(crate) const NEON_SCREEN: [(usize, usize); 2] = [(6, 4), (6, 1)];
+
+/// The fewest queries of a batch over a normalized store that take the AMX screen (one panel,
+/// padded with zero queries): on the Intel host 12 queries over 100k rows were 12-20% faster
+/// than the register-blocked tile at 384, 1536 and 3072 dims, 8 within 5% either way (both
+/// are bound by reading the rows there).
+pub(crate) const AMX_MIN_QUERIES: usize = 12;
 
 /// Rows scored per kernel call in a single-query scan: the f32 result buffer (1 KiB) and the
 /// row references stay in L1 between the kernel and the top-k update.
