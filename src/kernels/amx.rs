@@ -17,15 +17,15 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
-use super::Lines;
+use super::{Kernel, Lines};
 
 /// Queries per panel: two tiles of 16.
-pub(crate) const PANEL: usize = 32;
-/// Rows per step: two tiles of 16.
-pub(crate) const ROWS: usize = 32;
+const PANEL: usize = Kernel::AMX_PANEL;
+/// Rows per step: two tiles of 16, as many as a panel's queries.
+const ROWS: usize = Kernel::AMX_PANEL;
 
 fn words(d: usize) -> usize {
-    super::Kernel::amx_words(d)
+    Kernel::amx_words(d)
 }
 
 /// Whether this process may use AMX with bfloat16 and has the AVX-512 BF16 conversions: the

@@ -22,6 +22,14 @@ impl Rng {
     fn vec(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| self.value()).collect()
     }
+    /// `n` vectors of `d` values, each value times `scale`.
+    fn scaled(&mut self, n: usize, d: usize, scale: f32) -> Vec<Vec<f32>> {
+        (0..n).map(|_| self.vec(d).iter().map(|x| x * scale).collect()).collect()
+    }
+}
+
+fn slices(vs: &[Vec<f32>]) -> Vec<&[f32]> {
+    vs.iter().map(Vec::as_slice).collect()
 }
 
 fn exact(op: Op, a: &[f32], b: &[f32]) -> f64 {
@@ -723,11 +731,8 @@ fn screens_and_scores_are_within_the_dot_error_bound() {
                 for rows_n in [0, 1, 5, 11, 12, 13, 25, 40] {
                     // 1e-38 and 1e-41 put the products among the subnormals and below.
                     for scale in [1.0f32, 1e-22, 1e-38, 1e-41] {
-                        let queries: Vec<Vec<f32>> = (0..width).map(|_| rng.vec(d)).collect();
-                        let rows: Vec<Vec<f32>> =
-                            (0..rows_n).map(|_| rng.vec(d).iter().map(|x| x * scale).collect()).collect();
-                        let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-                        let qrefs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+                        let (queries, rows) = (rng.scaled(width, d, 1.0), rng.scaled(rows_n, d, scale));
+                        let (qrefs, refs) = (slices(&queries), slices(&rows));
                         let panel = screen_panel(&qrefs, width, d);
                         let mut out = vec![f32::NAN; rows_n * width];
                         let ahead = [&queries[0][..], &[][..]];
@@ -782,11 +787,8 @@ fn amx_screens_are_within_their_bound() {
         for (rows_n, queries_n) in [(1usize, 1usize), (5, 32), (31, 17), (32, 16), (33, 3), (70, 31)] {
             // 1e-38 and 1e-41 round to zero in bfloat16 (below the smallest normal).
             for scale in [1.0f32, 1e-22, 1e-38, 1e-41] {
-                let queries: Vec<Vec<f32>> = (0..queries_n).map(|_| rng.vec(d)).collect();
-                let rows: Vec<Vec<f32>> =
-                    (0..rows_n).map(|_| rng.vec(d).iter().map(|x| x * scale).collect()).collect();
-                let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-                let qrefs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+                let (queries, rows) = (rng.scaled(queries_n, d, 1.0), rng.scaled(rows_n, d, scale));
+                let (qrefs, refs) = (slices(&queries), slices(&rows));
                 let panel = kernel.screen_amx_panel(&qrefs, d);
                 let mut converted = Lines::zeros(rows_n.next_multiple_of(32) * Kernel::amx_words(d));
                 converted.values_mut().fill(f32::NAN);

@@ -5,7 +5,8 @@
 //! One file per job: `request.rs` (the request types and every check that can fail a search),
 //! `threads.rs` (workers), `scan.rs` (blocks of rows, tiles of queries), `screen.rs` (large
 //! batches, screened by a matrix product), `raw.rs` (exact values of raw stores), `within.rs`
-//! (the prefilter check) and `topk.rs` (selection with the reference's tie order). The store takes its lock and calls [`one`] or [`many`].
+//! (the prefilter check) and `topk.rs` (selection with the reference's tie order). The store
+//! takes its lock and calls [`one`] or [`many`].
 
 mod raw;
 mod request;

@@ -43,6 +43,23 @@ struct Panel {
     query_norm: f64,
 }
 
+impl Panel {
+    /// Queries `first..first + count` (of `width` lanes) packed by `pack`; `squares` are the
+    /// squared norms of all the queries.
+    fn new(
+        queries: &[Query],
+        squares: &[f64],
+        first: usize,
+        width: usize,
+        count: usize,
+        pack: impl FnOnce(&[&[f32]]) -> Lines,
+    ) -> Panel {
+        let these: Vec<&[f32]> = queries[first..first + count].iter().map(Query::values).collect();
+        let query_norm = squares[first..first + count].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
+        Panel { first, width, count, values: pack(&these), query_norm }
+    }
+}
+
 impl Plan<'_> {
     /// Whether a batch of `queries` takes the screen: enough queries to fill a narrow panel;
     /// over a normalized store a top-k small beside the rows (each time a query's k-th value
@@ -256,15 +273,9 @@ fn panels(kernel: Kernel, queries: &[Query], squares: &[f64], d: usize) -> (Vec<
     let mut first = 0;
     for &width in kernel.screen_widths() {
         while queries.len() - first >= width {
-            let these: Vec<&[f32]> = queries[first..first + width].iter().map(Query::values).collect();
-            let query_norm = squares[first..first + width].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
-            panels.push(Panel {
-                first,
-                width,
-                count: width,
-                values: screen_panel(&these, width, d),
-                query_norm,
-            });
+            panels.push(Panel::new(queries, squares, first, width, width, |these| {
+                screen_panel(these, width, d)
+            }));
             first += width;
         }
     }
@@ -278,9 +289,7 @@ fn amx_panels(kernel: Kernel, queries: &[Query], squares: &[f64], d: usize) -> (
         .step_by(width)
         .map(|first| {
             let count = width.min(queries.len() - first);
-            let these: Vec<&[f32]> = queries[first..first + count].iter().map(Query::values).collect();
-            let query_norm = squares[first..first + count].iter().fold(0.0f64, |a, &b| a.max(b)).sqrt();
-            Panel { first, width, count, values: kernel.screen_amx_panel(&these, d), query_norm }
+            Panel::new(queries, squares, first, width, count, |these| kernel.screen_amx_panel(these, d))
         })
         .collect();
     (panels, queries.len())
